@@ -1,0 +1,482 @@
+//! One WebSocket connection after the opening handshake, as a sans-I/O state machine.
+//!
+//! Bytes read from the network go in through [`Connection::receive_data`]; what the peer
+//! sent comes out of [`Connection::next_event`]; what the local side sends is encoded by
+//! the `send_*` methods and [`Connection::close`] into [`Connection::data_to_send`]. Time
+//! goes in through [`Connection::handle_timeout`]. The closing handshake of RFC 6455 §7
+//! is the [`State`] machine below, and every transition of it is in this file.
+//!
+//! This type performs no I/O, reads no clock and spawns nothing: the caller owns the
+//! socket and decides when to read, write and wake up.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::close;
+use crate::config::Limits;
+use crate::error::{ProtocolError, UsageError};
+use crate::frame::{FrameHeader, OpCode, mask};
+use crate::incoming::{Incoming, Queue};
+
+/// Which end of the connection this is; it decides the masking direction (§5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Receives masked frames, sends unmasked ones.
+    Server,
+    /// Sends masked frames, receives unmasked ones.
+    Client,
+}
+
+/// The kind of a data message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    /// UTF-8 text (opcode 0x1).
+    Text,
+    /// Arbitrary bytes (opcode 0x2).
+    Binary,
+}
+
+/// Supplies masking keys to a client connection (§5.3: "unpredictable").
+///
+/// The core has no source of randomness; the embedding layer provides one, and tests
+/// provide a fixed one.
+pub trait MaskSource: Send {
+    /// The key for the next frame.
+    fn next_mask(&mut self) -> [u8; 4];
+}
+
+/// What the peer sent, in wire order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Payload of a data message: one frame, or several consecutive frames of the same
+    /// message merged. `fin` marks the last piece. For text, the bytes of the whole
+    /// message are valid UTF-8, but a piece may end inside a code point.
+    Data {
+        /// Text or binary, as the message's first frame said.
+        kind: MessageKind,
+        /// The unmasked payload.
+        data: Vec<u8>,
+        /// Whether this piece ends the message.
+        fin: bool,
+    },
+    /// A ping. Unless automatic pongs were turned off, the pong is already queued when
+    /// this event is returned.
+    Ping(Vec<u8>),
+    /// A pong (solicited or not).
+    Pong(Vec<u8>),
+    /// The peer's close frame: its code and reason, or `None` for an empty body (1005).
+    ///
+    /// If the local side had not closed yet, the connection is now
+    /// [`State::CloseReceived`] and the caller must answer with [`Connection::close`].
+    Close(Option<(u16, String)>),
+}
+
+/// The states of the closing handshake (RFC 6455 §7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Both sides may send.
+    Open,
+    /// We sent a close frame and wait for the peer's (until the close timeout).
+    CloseSent,
+    /// The peer sent a close frame; we still owe ours.
+    CloseReceived,
+    /// Both close frames were exchanged, or the connection failed or timed out. The
+    /// caller should write out [`Connection::data_to_send`] and close the transport.
+    Closed,
+}
+
+/// How a connection reached [`State::Closed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// The closing handshake completed.
+    Clean,
+    /// The peer violated the protocol; a close frame with its code was queued.
+    Failed(ProtocolError),
+    /// Our close frame got no answer before the close timeout.
+    CloseTimedOut,
+    /// The transport ended before the closing handshake did (close code 1006).
+    Abnormal,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Keepalive {
+    interval: Duration,
+    timeout: Duration,
+    phase: KeepalivePhase,
+    /// Bytes arrived since the last check: the peer is alive.
+    activity: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum KeepalivePhase {
+    /// Check for activity at this instant; ping if there was none.
+    Idle(Instant),
+    /// A ping is out; the peer must show activity by this instant.
+    AwaitingPong(Instant),
+}
+
+/// A WebSocket connection in the open or closing phase. See the module docs.
+pub struct Connection {
+    role: Role,
+    state: State,
+    ending: Option<Ending>,
+    incoming: Incoming,
+    events: Queue,
+    out: Vec<u8>,
+    sent: usize,
+    /// Kind of the outgoing message whose final fragment is not sent yet.
+    sending: Option<MessageKind>,
+    masks: Option<Box<dyn MaskSource>>,
+    auto_pong: bool,
+    peer_close: Option<Option<(u16, String)>>,
+    close_timeout: Option<Duration>,
+    close_deadline: Option<Instant>,
+    keepalive: Option<Keepalive>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("ending", &self.ending)
+            .field("queued_events", &self.events.len())
+            .field("unsent_bytes", &self.data_to_send().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A server-side connection: expects masked frames, sends unmasked ones.
+    pub fn server(limits: Limits) -> Self {
+        Self::new(Role::Server, limits, None)
+    }
+
+    /// A client-side connection, masking each frame with a key from `masks`.
+    pub fn client(limits: Limits, masks: Box<dyn MaskSource>) -> Self {
+        Self::new(Role::Client, limits, Some(masks))
+    }
+
+    fn new(role: Role, limits: Limits, masks: Option<Box<dyn MaskSource>>) -> Self {
+        Connection {
+            role,
+            state: State::Open,
+            ending: None,
+            incoming: Incoming::new(role == Role::Server, limits),
+            events: VecDeque::new(),
+            out: Vec::new(),
+            sent: 0,
+            sending: None,
+            masks,
+            auto_pong: true,
+            peer_close: None,
+            close_timeout: Some(Duration::from_secs(10)),
+            close_deadline: None,
+            keepalive: None,
+        }
+    }
+
+    /// Which end this is.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The closing-handshake state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Why the connection is closed, once it is.
+    pub fn ending(&self) -> Option<&Ending> {
+        self.ending.as_ref()
+    }
+
+    /// The peer's close frame, once received: `Some(None)` for an empty body.
+    pub fn peer_close(&self) -> Option<&Option<(u16, String)>> {
+        self.peer_close.as_ref()
+    }
+
+    /// Whether pings are answered automatically (the default). When off, a ping is only
+    /// reported and the caller decides whether to send a pong.
+    pub fn set_auto_pong(&mut self, on: bool) {
+        self.auto_pong = on;
+    }
+
+    /// How long to wait for the peer's close frame after sending ours (default 10 s;
+    /// `None` waits forever). Applies to closes started after the call.
+    pub fn set_close_timeout(&mut self, timeout: Option<Duration>) {
+        self.close_timeout = timeout;
+    }
+
+    /// Sends a ping when nothing arrived for `interval`, and fails the connection with
+    /// 1011 when nothing arrives within `timeout` of that ping. `now` starts the clock.
+    pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration, now: Instant) {
+        self.keepalive = Some(Keepalive {
+            interval,
+            timeout,
+            phase: KeepalivePhase::Idle(now + interval),
+            activity: false,
+        });
+    }
+
+    // ---- receiving -------------------------------------------------------------------
+
+    /// Feeds bytes read from the transport.
+    ///
+    /// After calling this, call [`Connection::next_event`] until it returns `None`.
+    /// Bytes after the peer's close frame, or after a violation, are ignored.
+    pub fn receive_data(&mut self, data: &[u8]) {
+        if let Some(k) = &mut self.keepalive {
+            k.activity |= !data.is_empty();
+        }
+        if self.state != State::Closed {
+            self.incoming.receive(data, &mut self.events);
+        }
+    }
+
+    /// Reports that the transport reached end of file.
+    ///
+    /// If the closing handshake had not completed, the connection ends as
+    /// [`Ending::Abnormal`] (close code 1006); either way it is now [`State::Closed`].
+    pub fn receive_eof(&mut self) {
+        if self.state != State::Closed {
+            self.events.clear();
+            self.finish(Ending::Abnormal);
+        }
+    }
+
+    /// Whether a frame or a fragmented message is partly received.
+    pub fn receiving_message(&self) -> bool {
+        self.incoming.in_progress()
+    }
+
+    /// The next thing the peer sent, in wire order, or `None` when more bytes are needed.
+    ///
+    /// An `Err` means the peer violated the protocol. The connection is then failed
+    /// (RFC 6455 §7.1.7): a close frame with the error's code and an empty reason is
+    /// queued, the state is [`State::Closed`], and the caller must write out
+    /// [`Connection::data_to_send`] and close the transport.
+    pub fn next_event(&mut self) -> Option<Result<Event, ProtocolError>> {
+        let event = self.events.pop_front()?;
+        match &event {
+            Ok(Event::Ping(payload)) if self.auto_pong && self.can_send() => {
+                // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
+                // frame in response [...] with identical Application data."
+                let payload = payload.clone();
+                self.write_frame(true, OpCode::Pong, &payload);
+            }
+            Ok(Event::Close(code)) => {
+                self.peer_close = Some(code.clone());
+                match self.state {
+                    State::Open => self.state = State::CloseReceived,
+                    State::CloseSent => self.finish(Ending::Clean),
+                    State::CloseReceived | State::Closed => {}
+                }
+            }
+            Err(e) => self.fail(e.clone()),
+            Ok(_) => {}
+        }
+        Some(event)
+    }
+
+    // ---- sending ---------------------------------------------------------------------
+
+    /// Sends a data frame: a whole message when `fin` is true and no message is open,
+    /// otherwise the next fragment of the open message (§5.4).
+    pub fn send_data(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        if !self.can_send() {
+            return Err(UsageError::AlreadyClosed);
+        }
+        let opcode = match self.sending {
+            Some(open) if open != kind => return Err(UsageError::FragmentKindMismatch),
+            Some(_) => OpCode::Continuation,
+            None if kind == MessageKind::Text => OpCode::Text,
+            None => OpCode::Binary,
+        };
+        self.write_frame(fin, opcode, data);
+        self.sending = if fin { None } else { Some(kind) };
+        Ok(())
+    }
+
+    /// Sends a whole text message.
+    pub fn send_text(&mut self, text: &str) -> Result<(), UsageError> {
+        self.send_data(MessageKind::Text, text.as_bytes(), true)
+    }
+
+    /// Sends a whole binary message.
+    pub fn send_binary(&mut self, data: &[u8]) -> Result<(), UsageError> {
+        self.send_data(MessageKind::Binary, data, true)
+    }
+
+    /// Sends a ping (at most 125 bytes of payload).
+    pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.send_control(OpCode::Ping, payload)
+    }
+
+    /// Sends a pong (at most 125 bytes of payload); unsolicited pongs are allowed (§5.5.3).
+    pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), UsageError> {
+        self.send_control(OpCode::Pong, payload)
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
+        if !self.can_send() {
+            return Err(UsageError::AlreadyClosed);
+        }
+        if payload.len() > 125 {
+            return Err(UsageError::ControlPayloadTooLong(payload.len()));
+        }
+        self.write_frame(true, opcode, payload);
+        Ok(())
+    }
+
+    /// Sends our close frame: starts the closing handshake, or answers the peer's.
+    ///
+    /// `code` `None` sends an empty body. Starting the handshake moves to
+    /// [`State::CloseSent`] and arms the close timeout from `now`; answering moves to
+    /// [`State::Closed`].
+    pub fn close(
+        &mut self,
+        code: Option<u16>,
+        reason: &str,
+        now: Instant,
+    ) -> Result<(), UsageError> {
+        close::check_outgoing(code, reason)?;
+        let next = match self.state {
+            State::Open => State::CloseSent,
+            State::CloseReceived => State::Closed,
+            State::CloseSent | State::Closed => return Err(UsageError::AlreadyClosed),
+        };
+        self.write_close(code, reason);
+        if next == State::Closed {
+            self.finish(Ending::Clean);
+        } else {
+            self.state = next;
+            self.close_deadline = self.close_timeout.map(|t| now + t);
+        }
+        Ok(())
+    }
+
+    /// Whether data and control frames may still be sent: not after our close frame.
+    fn can_send(&self) -> bool {
+        matches!(self.state, State::Open | State::CloseReceived)
+    }
+
+    /// §7.1.7 "Fail the WebSocket Connection": send a close frame with the error's code
+    /// if ours has not gone out, and stop.
+    fn fail(&mut self, e: ProtocolError) {
+        if self.can_send() {
+            self.write_close(Some(e.close_code().0), "");
+        }
+        self.events.clear();
+        self.finish(Ending::Failed(e));
+    }
+
+    fn finish(&mut self, ending: Ending) {
+        self.state = State::Closed;
+        self.close_deadline = None;
+        self.keepalive = None;
+        self.ending.get_or_insert(ending);
+    }
+
+    fn write_close(&mut self, code: Option<u16>, reason: &str) {
+        let mut payload = Vec::with_capacity(2 + reason.len());
+        close::encode_payload(code, reason, &mut payload);
+        self.write_frame(true, OpCode::Close, &payload);
+    }
+
+    fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+        let mask = self.masks.as_mut().map(|m| m.next_mask());
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode: opcode as u8,
+            mask,
+            payload_len: payload.len() as u64,
+        };
+        self.out.reserve(payload.len() + 14);
+        header.encode(&mut self.out);
+        match mask {
+            Some(key) => mask::extend_masked(&mut self.out, payload, key, 0),
+            None => self.out.extend_from_slice(payload),
+        }
+    }
+
+    // ---- output and buffers ----------------------------------------------------------
+
+    /// Bytes waiting to be written to the transport, oldest first.
+    pub fn data_to_send(&self) -> &[u8] {
+        &self.out[self.sent..]
+    }
+
+    /// Records that the first `n` bytes of [`Connection::data_to_send`] were written.
+    pub fn advance_sent(&mut self, n: usize) {
+        self.sent = (self.sent + n).min(self.out.len());
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+        }
+    }
+
+    /// Frees buffers that hold nothing, so an idle connection costs only its state.
+    ///
+    /// Call it before waiting for the peer; it keeps anything still unsent or unread.
+    pub fn release_idle_buffers(&mut self) {
+        if self.data_to_send().is_empty() && self.out.capacity() > 0 {
+            self.out = Vec::new();
+            self.sent = 0;
+        }
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            self.events = VecDeque::new();
+        }
+    }
+
+    // ---- time ------------------------------------------------------------------------
+
+    /// The next instant at which [`Connection::handle_timeout`] must be called, if any.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let keepalive = self.keepalive.map(|k| match k.phase {
+            KeepalivePhase::Idle(at) | KeepalivePhase::AwaitingPong(at) => at,
+        });
+        match (self.close_deadline, keepalive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Advances timers to `now`: the close timeout and the keepalive ping.
+    ///
+    /// Afterwards the connection may have data to send (a ping, a 1011 close) or be
+    /// [`State::Closed`]; check both.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.close_deadline.is_some_and(|d| now >= d) {
+            self.events.clear();
+            self.finish(Ending::CloseTimedOut);
+            return;
+        }
+        let Some(mut k) = self.keepalive else { return };
+        match k.phase {
+            KeepalivePhase::Idle(at) if now >= at => {
+                if std::mem::take(&mut k.activity) || !self.can_send() {
+                    k.phase = KeepalivePhase::Idle(now + k.interval);
+                } else {
+                    self.write_frame(true, OpCode::Ping, b"");
+                    k.phase = KeepalivePhase::AwaitingPong(now + k.timeout);
+                }
+            }
+            KeepalivePhase::AwaitingPong(at) if now >= at => {
+                if !std::mem::take(&mut k.activity) {
+                    self.keepalive = None;
+                    return self.fail(ProtocolError::KeepaliveTimeout);
+                }
+                k.phase = KeepalivePhase::Idle(now + k.interval);
+            }
+            _ => {}
+        }
+        self.keepalive = Some(k);
+    }
+}

@@ -1,0 +1,272 @@
+//! The receiving half of a connection: frames in, data pieces and control frames out.
+//!
+//! [`Incoming`] consumes bytes as they arrive, whatever their boundaries. It parses frame
+//! headers, checks every RFC 6455 rule a receiver must enforce, unmasks payloads and
+//! validates text as UTF-8 while the bytes arrive, so a violation fails the connection at
+//! the first offending byte. It keeps no copy of the raw input: a header split across
+//! reads waits in a 14-byte stash, and payload bytes go straight into the frame's buffer.
+//!
+//! It does not answer anything (pongs, close replies) and holds no connection state
+//! beyond the message being received; [`crate::connection`] does that.
+
+use std::collections::VecDeque;
+
+use crate::close;
+use crate::config::Limits;
+use crate::connection::{Event, MessageKind};
+use crate::error::ProtocolError;
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, mask::apply_mask};
+use crate::utf8::Utf8Validator;
+
+pub(crate) type Queue = VecDeque<Result<Event, ProtocolError>>;
+
+/// Frame parser and message tracker for one direction of one connection.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    /// A server expects masked frames, a client unmasked ones (§5.1).
+    expect_masked: bool,
+    limits: Limits,
+    stash: [u8; MAX_HEADER_LEN],
+    stash_len: u8,
+    frame: Option<InFrame>,
+    message: Option<InMessage>,
+    /// Set after a close frame or a violation: later bytes are ignored (§5.5.1).
+    done: bool,
+}
+
+#[derive(Debug)]
+struct InFrame {
+    opcode: OpCode,
+    fin: bool,
+    mask: Option<[u8; 4]>,
+    remaining: u64,
+    buf: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct InMessage {
+    kind: MessageKind,
+    len: u64,
+    utf8: Utf8Validator,
+}
+
+impl Incoming {
+    pub(crate) fn new(expect_masked: bool, limits: Limits) -> Self {
+        Incoming {
+            expect_masked,
+            limits,
+            stash: [0; MAX_HEADER_LEN],
+            stash_len: 0,
+            frame: None,
+            message: None,
+            done: false,
+        }
+    }
+
+    /// Whether a frame or a fragmented message is partly received.
+    pub(crate) fn in_progress(&self) -> bool {
+        self.stash_len > 0 || self.frame.is_some() || self.message.is_some()
+    }
+
+    /// Consumes `data`, appending what completes to `queue`.
+    ///
+    /// After a close frame or a violation the rest is ignored; a violation is queued as
+    /// an `Err` behind everything that preceded it, so the caller sees events in wire order.
+    pub(crate) fn receive(&mut self, mut data: &[u8], queue: &mut Queue) {
+        while !self.done && !data.is_empty() {
+            if self.frame.is_none() {
+                match self.read_header(data) {
+                    Ok((used, Some(header))) => {
+                        data = &data[used..];
+                        if let Err(e) = self.start_frame(header, queue) {
+                            self.fail(e, queue);
+                        }
+                    }
+                    Ok((used, None)) => data = &data[used..],
+                    Err(e) => self.fail(e, queue),
+                }
+                continue;
+            }
+            let used = self.read_payload(data, queue);
+            data = &data[used..];
+        }
+    }
+
+    /// Reads a header from the stash and `data`; returns the bytes of `data` it used.
+    fn read_header(&mut self, data: &[u8]) -> Result<(usize, Option<FrameHeader>), ProtocolError> {
+        if self.stash_len == 0 {
+            return match FrameHeader::parse(data)? {
+                Some((header, used)) => Ok((used, Some(header))),
+                None => {
+                    // An incomplete header is shorter than MAX_HEADER_LEN by definition.
+                    self.stash[..data.len()].copy_from_slice(data);
+                    self.stash_len = data.len() as u8;
+                    Ok((data.len(), None))
+                }
+            };
+        }
+        let had = usize::from(self.stash_len);
+        let take = (MAX_HEADER_LEN - had).min(data.len());
+        self.stash[had..had + take].copy_from_slice(&data[..take]);
+        match FrameHeader::parse(&self.stash[..had + take])? {
+            Some((header, used)) => {
+                self.stash_len = 0;
+                Ok((used - had, Some(header)))
+            }
+            None => {
+                self.stash_len = (had + take) as u8;
+                Ok((take, None))
+            }
+        }
+    }
+
+    /// Checks a header against the rules of §5 and the limits, and starts its frame.
+    fn start_frame(&mut self, h: FrameHeader, queue: &mut Queue) -> Result<(), ProtocolError> {
+        let opcode = OpCode::from_u8(h.opcode).ok_or(ProtocolError::ReservedOpcode(h.opcode))?;
+        // §5.2: "MUST be 0 unless an extension is negotiated that defines meanings for
+        // non-zero values. If a nonzero value is received [...] the receiving endpoint
+        // MUST _Fail the WebSocket Connection_."
+        if h.rsv != 0 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        // §5.1: "The server MUST close the connection upon receiving a frame that is not
+        // masked", and a client MUST close it upon receiving a masked frame.
+        match (self.expect_masked, h.mask.is_some()) {
+            (true, false) => return Err(ProtocolError::UnmaskedFrame),
+            (false, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if opcode.is_control() {
+            // §5.5: "All control frames MUST have a payload length of 125 bytes or less
+            // and MUST NOT be fragmented."
+            if !h.fin {
+                return Err(ProtocolError::FragmentedControlFrame);
+            }
+            if h.payload_len > 125 {
+                return Err(ProtocolError::ControlFrameTooLong(h.payload_len));
+            }
+        } else {
+            // §5.4: fragments of one message arrive in order, each new message after
+            // the previous one's final fragment.
+            match (opcode, &self.message) {
+                (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+                (OpCode::Text | OpCode::Binary, Some(_)) => {
+                    return Err(ProtocolError::ExpectedContinuation);
+                }
+                (OpCode::Text | OpCode::Binary, None) => {
+                    let kind = if opcode == OpCode::Text {
+                        MessageKind::Text
+                    } else {
+                        MessageKind::Binary
+                    };
+                    self.message = Some(InMessage {
+                        kind,
+                        len: 0,
+                        utf8: Utf8Validator::new(),
+                    });
+                }
+                _ => {}
+            }
+            if h.payload_len > self.limits.max_frame_size as u64 {
+                return Err(ProtocolError::FrameTooLarge {
+                    len: h.payload_len,
+                    max: self.limits.max_frame_size,
+                });
+            }
+            let message = self.message.as_mut().expect("data frame has a message");
+            message.len += h.payload_len;
+            if message.len > self.limits.max_message_size as u64 {
+                return Err(ProtocolError::MessageTooLarge {
+                    max: self.limits.max_message_size,
+                });
+            }
+        }
+        self.frame = Some(InFrame {
+            opcode,
+            fin: h.fin,
+            mask: h.mask,
+            remaining: h.payload_len,
+            buf: Vec::new(),
+        });
+        if h.payload_len == 0 {
+            self.finish_frame(queue);
+        }
+        Ok(())
+    }
+
+    /// Takes payload bytes for the current frame; returns how many it used.
+    fn read_payload(&mut self, data: &[u8], queue: &mut Queue) -> usize {
+        let frame = self.frame.as_mut().expect("payload without a frame");
+        let take = frame.remaining.min(data.len() as u64) as usize;
+        let start = frame.buf.len();
+        frame.buf.extend_from_slice(&data[..take]);
+        if let Some(key) = frame.mask {
+            apply_mask(&mut frame.buf[start..], key, start);
+        }
+        frame.remaining -= take as u64;
+        if let Some(msg) = self
+            .message
+            .as_mut()
+            .filter(|m| m.kind == MessageKind::Text)
+            && !frame.opcode.is_control()
+            && msg.utf8.feed(&frame.buf[start..]).is_err()
+        {
+            // §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds
+            // that the byte stream is not, in fact, a valid UTF-8 stream, that endpoint
+            // MUST _Fail the WebSocket Connection_." Done at the first bad byte.
+            self.fail(ProtocolError::InvalidUtf8, queue);
+            return take;
+        }
+        if frame.remaining == 0 {
+            self.finish_frame(queue);
+        }
+        take
+    }
+
+    fn finish_frame(&mut self, queue: &mut Queue) {
+        let frame = self.frame.take().expect("finishing a frame");
+        let event = match frame.opcode {
+            OpCode::Ping => Event::Ping(frame.buf),
+            OpCode::Pong => Event::Pong(frame.buf),
+            OpCode::Close => match close::parse_payload(&frame.buf) {
+                Ok(c) => {
+                    self.done = true;
+                    Event::Close(c)
+                }
+                Err(e) => return self.fail(e, queue),
+            },
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                let msg = self.message.as_mut().expect("data frame has a message");
+                let kind = msg.kind;
+                if frame.fin {
+                    if kind == MessageKind::Text && msg.utf8.finish().is_err() {
+                        return self.fail(ProtocolError::InvalidUtf8, queue);
+                    }
+                    self.message = None;
+                }
+                // Consecutive pieces of one message queued in the same read are merged,
+                // so a flood of tiny fragments costs one buffer, not one per fragment.
+                if let Some(Ok(Event::Data { data, fin, .. })) = queue.back_mut()
+                    && !*fin
+                {
+                    data.extend_from_slice(&frame.buf);
+                    *fin = frame.fin;
+                    return;
+                }
+                Event::Data {
+                    kind,
+                    data: frame.buf,
+                    fin: frame.fin,
+                }
+            }
+        };
+        queue.push_back(Ok(event));
+    }
+
+    fn fail(&mut self, e: ProtocolError, queue: &mut Queue) {
+        self.done = true;
+        self.frame = None;
+        self.message = None;
+        queue.push_back(Err(e));
+    }
+}

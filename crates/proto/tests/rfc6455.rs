@@ -1,0 +1,465 @@
+//! RFC 6455 behaviour of the sans-I/O connection, driven with bytes in and bytes out.
+//!
+//! Each test is named after the section it guards. No sockets and no clock: instants are
+//! built from one base `Instant` plus offsets.
+
+use std::time::{Duration, Instant};
+
+use wshd_proto::frame::FrameHeader;
+use wshd_proto::frame::mask::extend_masked;
+use wshd_proto::{
+    Connection, Ending, Event, Limits, MaskSource, MessageKind, ProtocolError, State, UsageError,
+};
+
+const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A frame as a client sends it: masked with `KEY`.
+fn client_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    FrameHeader { fin, rsv, opcode, mask: Some(KEY), payload_len: payload.len() as u64 }
+        .encode(&mut out);
+    extend_masked(&mut out, payload, KEY, 0);
+    out
+}
+
+fn server() -> Connection {
+    Connection::server(Limits::default())
+}
+
+fn events(c: &mut Connection) -> Vec<Result<Event, ProtocolError>> {
+    std::iter::from_fn(|| c.next_event()).collect()
+}
+
+fn take_output(c: &mut Connection) -> Vec<u8> {
+    let out = c.data_to_send().to_vec();
+    c.advance_sent(out.len());
+    out
+}
+
+fn data(kind: MessageKind, bytes: &[u8], fin: bool) -> Result<Event, ProtocolError> {
+    Ok(Event::Data { kind, data: bytes.to_vec(), fin })
+}
+
+struct FixedMask;
+impl MaskSource for FixedMask {
+    fn next_mask(&mut self) -> [u8; 4] {
+        KEY
+    }
+}
+
+/// Feeds `input` to a server and returns the close code of the error it fails with.
+fn failure_code(input: &[u8]) -> (ProtocolError, Vec<u8>) {
+    let mut c = server();
+    c.receive_data(input);
+    let err = events(&mut c).into_iter().find_map(Result::err).expect("connection fails");
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.ending(), Some(&Ending::Failed(err.clone())));
+    (err, take_output(&mut c))
+}
+
+#[test]
+fn rfc6455_5_1_unmasked_client_frame_fails_with_exactly_1002_and_no_reason() {
+    let (err, out) = failure_code(&[0x81, 0x02, b'h', b'i']);
+    assert_eq!(err, ProtocolError::UnmaskedFrame);
+    assert_eq!(out, [0x88, 0x02, 0x03, 0xea]);
+}
+
+#[test]
+fn rfc6455_5_1_masked_server_frame_fails_a_client() {
+    let mut c = Connection::client(Limits::default(), Box::new(FixedMask));
+    c.receive_data(&client_frame(true, 0, 1, b"hi"));
+    assert_eq!(events(&mut c), vec![Err(ProtocolError::MaskedFrame)]);
+    // The client's own close frame is masked.
+    let out = take_output(&mut c);
+    assert_eq!(&out[..2], &[0x88, 0x82]);
+}
+
+#[test]
+fn rfc6455_5_2_reserved_bits_fail_with_1002() {
+    for rsv in 1..8 {
+        let (err, out) = failure_code(&client_frame(true, rsv, 1, b"x"));
+        assert_eq!(err, ProtocolError::ReservedBits);
+        assert_eq!(out, [0x88, 0x02, 0x03, 0xea]);
+    }
+}
+
+#[test]
+fn rfc6455_5_2_reserved_opcodes_fail_with_1002() {
+    for op in [3, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf] {
+        let (err, out) = failure_code(&client_frame(true, 0, op, b""));
+        assert_eq!(err, ProtocolError::ReservedOpcode(op));
+        assert_eq!(out, [0x88, 0x02, 0x03, 0xea]);
+    }
+}
+
+#[test]
+fn rfc6455_5_4_continuation_without_a_message_fails_with_1002() {
+    // pywebsocket's end-to-end test sends exactly 80 80 (+ mask key).
+    let (err, out) = failure_code(&client_frame(true, 0, 0, b""));
+    assert_eq!(err, ProtocolError::UnexpectedContinuation);
+    assert_eq!(out, [0x88, 0x02, 0x03, 0xea]);
+}
+
+#[test]
+fn rfc6455_5_4_new_message_inside_a_fragmented_one_fails_with_1002() {
+    let mut input = client_frame(false, 0, 1, b"a");
+    input.extend(client_frame(true, 0, 2, b"b"));
+    let (err, _) = failure_code(&input);
+    assert_eq!(err, ProtocolError::ExpectedContinuation);
+}
+
+#[test]
+fn rfc6455_5_4_control_frames_may_be_interleaved_with_fragments() {
+    let mut c = server();
+    let mut input = client_frame(false, 0, 1, b"Hel");
+    input.extend(client_frame(true, 0, 9, b"ping!"));
+    input.extend(client_frame(false, 0, 0, b"lo, "));
+    input.extend(client_frame(true, 0, 0, b"world"));
+    c.receive_data(&input);
+    assert_eq!(
+        events(&mut c),
+        vec![
+            data(MessageKind::Text, b"Hel", false),
+            Ok(Event::Ping(b"ping!".to_vec())),
+            // Consecutive fragments of one message that arrive together are merged.
+            data(MessageKind::Text, b"lo, world", true),
+        ]
+    );
+    assert_eq!(take_output(&mut c), [&[0x8a, 0x05][..], b"ping!"].concat());
+}
+
+#[test]
+fn rfc6455_5_5_control_frame_over_125_bytes_fails_with_1002() {
+    let (err, _) = failure_code(&client_frame(true, 0, 9, &[0; 126]));
+    assert_eq!(err, ProtocolError::ControlFrameTooLong(126));
+}
+
+#[test]
+fn rfc6455_5_5_fragmented_control_frame_fails_with_1002() {
+    let (err, _) = failure_code(&client_frame(false, 0, 9, b""));
+    assert_eq!(err, ProtocolError::FragmentedControlFrame);
+}
+
+#[test]
+fn rfc6455_5_5_2_ping_is_answered_with_identical_pong() {
+    let mut c = server();
+    c.receive_data(&client_frame(true, 0, 9, b"abc"));
+    assert_eq!(events(&mut c), vec![Ok(Event::Ping(b"abc".to_vec()))]);
+    assert_eq!(take_output(&mut c), [0x8a, 0x03, b'a', b'b', b'c']);
+}
+
+#[test]
+fn rfc6455_5_5_2_automatic_pong_can_be_turned_off() {
+    let mut c = server();
+    c.set_auto_pong(false);
+    c.receive_data(&client_frame(true, 0, 9, b"abc"));
+    assert_eq!(events(&mut c), vec![Ok(Event::Ping(b"abc".to_vec()))]);
+    assert!(c.data_to_send().is_empty());
+}
+
+#[test]
+fn rfc6455_5_6_messages_of_every_length_arrive_whole_when_fed_byte_by_byte() {
+    for len in [0usize, 1, 125, 126, 127, 65535, 65536, 70000] {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let input = client_frame(true, 0, 2, &payload);
+        let mut c = server();
+        let mut got = Vec::new();
+        for b in &input {
+            c.receive_data(std::slice::from_ref(b));
+            got.extend(events(&mut c));
+        }
+        assert_eq!(got, vec![data(MessageKind::Binary, &payload, true)], "len {len}");
+    }
+}
+
+#[test]
+fn rfc6455_5_6_many_frames_in_one_read_are_all_parsed() {
+    let mut c = server();
+    let input: Vec<u8> =
+        (0..100).flat_map(|i| client_frame(true, 0, 1, format!("{i}").as_bytes())).collect();
+    c.receive_data(&input);
+    let got = events(&mut c);
+    assert_eq!(got.len(), 100);
+    assert_eq!(got[42], data(MessageKind::Text, b"42", true));
+}
+
+#[test]
+fn rfc6455_8_1_invalid_utf8_fails_with_1007() {
+    // pywebsocket's end-to-end test: a text frame carrying the single byte 0x80.
+    let (err, out) = failure_code(&client_frame(true, 0, 1, &[0x80]));
+    assert_eq!(err, ProtocolError::InvalidUtf8);
+    assert_eq!(out, [0x88, 0x02, 0x03, 0xef]);
+}
+
+#[test]
+fn rfc6455_8_1_invalid_utf8_fails_before_the_frame_is_complete() {
+    let frame = client_frame(true, 0, 1, &[b'a', 0xff, b'b', b'c', b'd']);
+    let mut c = server();
+    // Header (6 bytes) plus "a", 0xff: the rest of the frame never arrives.
+    c.receive_data(&frame[..8]);
+    assert_eq!(events(&mut c), vec![Err(ProtocolError::InvalidUtf8)]);
+    assert_eq!(c.state(), State::Closed);
+}
+
+#[test]
+fn rfc6455_8_1_invalid_utf8_fails_in_the_fragment_that_carries_it() {
+    let mut c = server();
+    c.receive_data(&client_frame(false, 0, 1, "κόσμε".as_bytes()));
+    assert_eq!(events(&mut c), vec![data(MessageKind::Text, "κόσμε".as_bytes(), false)]);
+    c.receive_data(&client_frame(false, 0, 0, &[0xce, 0xba, 0xed, 0xa0, 0x80]));
+    assert_eq!(events(&mut c), vec![Err(ProtocolError::InvalidUtf8)]);
+}
+
+#[test]
+fn rfc6455_8_1_code_point_split_across_fragments_is_valid() {
+    let mut c = server();
+    let euro = "€".as_bytes();
+    let mut input = client_frame(false, 0, 1, &euro[..1]);
+    input.extend(client_frame(true, 0, 0, &euro[1..]));
+    c.receive_data(&input);
+    assert_eq!(events(&mut c), vec![data(MessageKind::Text, euro, true)]);
+}
+
+#[test]
+fn rfc6455_8_1_truncated_code_point_at_message_end_fails_with_1007() {
+    let (err, _) = failure_code(&client_frame(true, 0, 1, &[0xe2, 0x82]));
+    assert_eq!(err, ProtocolError::InvalidUtf8);
+}
+
+#[test]
+fn rfc6455_7_events_before_a_violation_are_delivered_first() {
+    let mut c = server();
+    let mut input = client_frame(true, 0, 1, b"first");
+    input.extend(client_frame(true, 4, 1, b"bad"));
+    input.extend(client_frame(true, 0, 1, b"never"));
+    c.receive_data(&input);
+    assert_eq!(c.next_event(), Some(data(MessageKind::Text, b"first", true)));
+    assert_eq!(c.state(), State::Open);
+    // The reply to the first message goes out before the failure's close frame.
+    c.send_text("first").unwrap();
+    assert_eq!(c.next_event(), Some(Err(ProtocolError::ReservedBits)));
+    assert_eq!(c.next_event(), None);
+    assert_eq!(
+        take_output(&mut c),
+        [&[0x81, 0x05][..], b"first", &[0x88, 0x02, 0x03, 0xea]].concat()
+    );
+}
+
+#[test]
+fn rfc6455_7_1_3_peer_initiated_close_is_answered_and_closes() {
+    let now = Instant::now();
+    let mut c = server();
+    c.receive_data(&client_frame(true, 0, 8, b"\x0d\x05sunsunsunsun"));
+    assert_eq!(events(&mut c), vec![Ok(Event::Close(Some((3333, "sunsunsunsun".into()))))]);
+    assert_eq!(c.state(), State::CloseReceived);
+    assert_eq!(c.peer_close(), Some(&Some((3333, "sunsunsunsun".to_string()))));
+    c.close(Some(3333), "sunsunsunsun", now).unwrap();
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.ending(), Some(&Ending::Clean));
+    assert_eq!(take_output(&mut c), [&[0x88, 0x0e, 0x0d, 0x05][..], b"sunsunsunsun"].concat());
+}
+
+#[test]
+fn rfc6455_7_1_3_empty_close_is_reported_as_no_status() {
+    let mut c = server();
+    c.receive_data(&client_frame(true, 0, 8, b""));
+    assert_eq!(events(&mut c), vec![Ok(Event::Close(None))]);
+    c.close(None, "", Instant::now()).unwrap();
+    assert_eq!(take_output(&mut c), [0x88, 0x00]);
+}
+
+#[test]
+fn rfc6455_7_1_2_locally_initiated_close_waits_for_the_peer() {
+    let now = Instant::now();
+    let mut c = server();
+    c.close(Some(1000), "", now).unwrap();
+    assert_eq!(c.state(), State::CloseSent);
+    assert_eq!(take_output(&mut c), [0x88, 0x02, 0x03, 0xe8]);
+    // §5.5.1: nothing may follow our close frame.
+    assert_eq!(c.send_text("late"), Err(UsageError::AlreadyClosed));
+    assert_eq!(c.close(Some(1000), "", now), Err(UsageError::AlreadyClosed));
+    // Data the peer sent before seeing our close still arrives.
+    let mut input = client_frame(true, 0, 1, b"in flight");
+    input.extend(client_frame(true, 0, 8, &[0x03, 0xe8]));
+    c.receive_data(&input);
+    assert_eq!(
+        events(&mut c),
+        vec![
+            data(MessageKind::Text, b"in flight", true),
+            Ok(Event::Close(Some((1000, String::new()))))
+        ]
+    );
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.ending(), Some(&Ending::Clean));
+    assert!(c.data_to_send().is_empty());
+}
+
+#[test]
+fn rfc6455_7_1_1_close_timeout_ends_a_handshake_the_peer_never_answers() {
+    let now = Instant::now();
+    let mut c = server();
+    c.set_close_timeout(Some(Duration::from_secs(3)));
+    c.close(Some(1001), "bye", now).unwrap();
+    assert_eq!(c.poll_timeout(), Some(now + Duration::from_secs(3)));
+    c.handle_timeout(now + Duration::from_secs(2));
+    assert_eq!(c.state(), State::CloseSent);
+    c.handle_timeout(now + Duration::from_secs(3));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.ending(), Some(&Ending::CloseTimedOut));
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn rfc6455_7_4_invalid_close_codes_fail_with_1002() {
+    for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000] {
+        let (err, out) = failure_code(&client_frame(true, 0, 8, &code.to_be_bytes()));
+        assert_eq!(err, ProtocolError::InvalidCloseCode(code));
+        assert_eq!(out, [0x88, 0x02, 0x03, 0xea]);
+    }
+}
+
+#[test]
+fn rfc6455_7_4_close_with_one_byte_payload_fails_with_1002() {
+    let (err, _) = failure_code(&client_frame(true, 0, 8, &[0x03]));
+    assert_eq!(err, ProtocolError::InvalidClosePayload);
+}
+
+#[test]
+fn rfc6455_8_1_close_reason_with_invalid_utf8_fails_with_1007() {
+    let (err, out) = failure_code(&client_frame(true, 0, 8, &[0x03, 0xe8, 0xce, 0xba, 0xed, 0xa0]));
+    assert_eq!(err, ProtocolError::InvalidUtf8);
+    assert_eq!(out, [0x88, 0x02, 0x03, 0xef]);
+}
+
+#[test]
+fn rfc6455_5_5_1_bytes_after_the_peers_close_are_ignored() {
+    let mut c = server();
+    let mut input = client_frame(true, 0, 8, &[0x03, 0xe8]);
+    input.extend(client_frame(true, 0, 1, b"after"));
+    input.extend([0xff; 20]);
+    c.receive_data(&input);
+    assert_eq!(events(&mut c), vec![Ok(Event::Close(Some((1000, String::new()))))]);
+}
+
+#[test]
+fn rfc6455_10_4_frame_over_the_limit_fails_with_1009_before_its_payload_arrives() {
+    let mut c = Connection::server(Limits { max_frame_size: 1000, max_message_size: 5000 });
+    let mut header = Vec::new();
+    FrameHeader { fin: true, rsv: 0, opcode: 2, mask: Some(KEY), payload_len: 1 << 40 }
+        .encode(&mut header);
+    c.receive_data(&header);
+    let got = events(&mut c);
+    assert_eq!(got, vec![Err(ProtocolError::FrameTooLarge { len: 1 << 40, max: 1000 })]);
+    assert_eq!(take_output(&mut c), [0x88, 0x02, 0x03, 0xf1]);
+}
+
+#[test]
+fn rfc6455_10_4_message_over_the_limit_across_fragments_fails_with_1009() {
+    let mut c = Connection::server(Limits { max_frame_size: 1000, max_message_size: 2500 });
+    let mut input = Vec::new();
+    for _ in 0..2 {
+        input.extend(client_frame(false, 0, if input.is_empty() { 2 } else { 0 }, &[0; 1000]));
+    }
+    input.extend(client_frame(true, 0, 0, &[0; 1000]));
+    c.receive_data(&input);
+    let got = events(&mut c);
+    assert_eq!(got.last(), Some(&Err(ProtocolError::MessageTooLarge { max: 2500 })));
+}
+
+#[test]
+fn rfc6455_5_3_client_frames_are_masked_and_the_server_reads_them() {
+    let mut client = Connection::client(Limits::default(), Box::new(FixedMask));
+    client.send_text("Hello").unwrap();
+    let wire = take_output(&mut client);
+    // §5.7's example: a masked "Hello" with key 37 fa 21 3d.
+    assert_eq!(wire, [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    let mut s = server();
+    s.receive_data(&wire);
+    assert_eq!(events(&mut s), vec![data(MessageKind::Text, b"Hello", true)]);
+}
+
+#[test]
+fn rfc6455_5_4_outgoing_fragments_use_continuation_opcodes() {
+    let mut c = server();
+    c.send_data(MessageKind::Binary, b"ab", false).unwrap();
+    assert_eq!(c.send_data(MessageKind::Text, b"x", true), Err(UsageError::FragmentKindMismatch));
+    c.send_ping(b"").unwrap();
+    c.send_data(MessageKind::Binary, b"cd", true).unwrap();
+    c.send_text("next").unwrap();
+    assert_eq!(
+        take_output(&mut c),
+        [&[0x02, 0x02][..], b"ab", &[0x89, 0x00], &[0x80, 0x02], b"cd", &[0x81, 0x04], b"next"]
+            .concat()
+    );
+}
+
+#[test]
+fn rfc6455_5_5_control_payload_and_close_arguments_are_checked_before_sending() {
+    let mut c = server();
+    assert_eq!(c.send_ping(&[0; 126]), Err(UsageError::ControlPayloadTooLong(126)));
+    assert_eq!(c.close(Some(1006), "", Instant::now()), Err(UsageError::InvalidCloseCode(1006)));
+    assert_eq!(c.close(None, "why", Instant::now()), Err(UsageError::ReasonWithoutCode));
+    assert!(c.data_to_send().is_empty());
+    assert_eq!(c.state(), State::Open);
+}
+
+#[test]
+fn rfc6455_7_1_5_eof_before_the_closing_handshake_is_abnormal() {
+    let mut c = server();
+    c.receive_data(&client_frame(true, 0, 1, b"hi"));
+    c.receive_eof();
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.ending(), Some(&Ending::Abnormal));
+    assert_eq!(c.next_event(), None);
+}
+
+#[test]
+fn keepalive_pings_an_idle_peer_and_fails_with_1011_without_an_answer() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut c = server();
+    c.set_keepalive(s(20), s(5), t0);
+    assert_eq!(c.poll_timeout(), Some(t0 + s(20)));
+    // Activity during the interval postpones the ping.
+    c.receive_data(&client_frame(true, 0, 10, b""));
+    events(&mut c);
+    c.handle_timeout(t0 + s(20));
+    assert!(c.data_to_send().is_empty());
+    assert_eq!(c.poll_timeout(), Some(t0 + s(40)));
+    // No activity: a ping goes out, and silence after it fails the connection.
+    c.handle_timeout(t0 + s(40));
+    assert_eq!(take_output(&mut c), [0x89, 0x00]);
+    assert_eq!(c.poll_timeout(), Some(t0 + s(45)));
+    c.handle_timeout(t0 + s(45));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.ending(), Some(&Ending::Failed(ProtocolError::KeepaliveTimeout)));
+    assert_eq!(take_output(&mut c), [0x88, 0x02, 0x03, 0xf3]);
+}
+
+#[test]
+fn keepalive_pong_keeps_the_connection_open() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut c = server();
+    c.set_keepalive(s(20), s(5), t0);
+    c.handle_timeout(t0 + s(20));
+    take_output(&mut c);
+    c.receive_data(&client_frame(true, 0, 10, b""));
+    c.handle_timeout(t0 + s(25));
+    assert_eq!(c.state(), State::Open);
+    assert_eq!(c.poll_timeout(), Some(t0 + s(45)));
+}
+
+#[test]
+fn idle_connection_releases_its_buffers() {
+    let mut c = server();
+    c.receive_data(&client_frame(true, 0, 9, b"x"));
+    events(&mut c);
+    take_output(&mut c);
+    c.release_idle_buffers();
+    // Partial output is kept.
+    c.send_binary(&[1; 100]).unwrap();
+    c.advance_sent(10);
+    c.release_idle_buffers();
+    assert_eq!(c.data_to_send().len(), 92);
+}
