@@ -95,14 +95,10 @@ mod tests {
 
     #[test]
     fn rfc6455_7_4_1_defined_codes_are_allowed_and_reserved_ones_are_not() {
-        for ok in [
-            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
-        ] {
+        for ok in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014] {
             assert!(CloseCode(ok).is_allowed_on_wire(), "{ok}");
         }
-        for bad in [
-            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
-        ] {
+        for bad in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
             assert!(!CloseCode(bad).is_allowed_on_wire(), "{bad}");
         }
     }
@@ -118,35 +114,17 @@ mod tests {
     fn rfc6455_5_5_1_close_payload_parsing() {
         assert_eq!(parse_payload(&[]), Ok(None));
         assert_eq!(parse_payload(&[3]), Err(ProtocolError::InvalidClosePayload));
-        assert_eq!(
-            parse_payload(&[0x03, 0xe8]),
-            Ok(Some((1000, String::new())))
-        );
-        assert_eq!(
-            parse_payload(b"\x0d\x05sun"),
-            Ok(Some((3333, "sun".into())))
-        );
-        assert_eq!(
-            parse_payload(&[0x03, 0xe7]),
-            Err(ProtocolError::InvalidCloseCode(999))
-        );
-        assert_eq!(
-            parse_payload(&[0x03, 0xe8, 0xff]),
-            Err(ProtocolError::InvalidUtf8)
-        );
+        assert_eq!(parse_payload(&[0x03, 0xe8]), Ok(Some((1000, String::new()))));
+        assert_eq!(parse_payload(b"\x0d\x05sun"), Ok(Some((3333, "sun".into()))));
+        assert_eq!(parse_payload(&[0x03, 0xe7]), Err(ProtocolError::InvalidCloseCode(999)));
+        assert_eq!(parse_payload(&[0x03, 0xe8, 0xff]), Err(ProtocolError::InvalidUtf8));
     }
 
     #[test]
     fn rfc6455_5_5_1_outgoing_close_checks() {
         assert_eq!(check_outgoing(None, ""), Ok(()));
-        assert_eq!(
-            check_outgoing(None, "x"),
-            Err(UsageError::ReasonWithoutCode)
-        );
-        assert_eq!(
-            check_outgoing(Some(1005), ""),
-            Err(UsageError::InvalidCloseCode(1005))
-        );
+        assert_eq!(check_outgoing(None, "x"), Err(UsageError::ReasonWithoutCode));
+        assert_eq!(check_outgoing(Some(1005), ""), Err(UsageError::InvalidCloseCode(1005)));
         assert_eq!(check_outgoing(Some(1000), &"a".repeat(123)), Ok(()));
         assert_eq!(
             check_outgoing(Some(1000), &"a".repeat(124)),

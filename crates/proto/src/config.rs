@@ -40,9 +40,6 @@ pub struct HandshakeLimits {
 
 impl Default for HandshakeLimits {
     fn default() -> Self {
-        HandshakeLimits {
-            max_head_bytes: 16 * 1024,
-            max_headers: 100,
-        }
+        HandshakeLimits { max_head_bytes: 16 * 1024, max_headers: 100 }
     }
 }

@@ -159,11 +159,7 @@ impl Incoming {
                     } else {
                         MessageKind::Binary
                     };
-                    self.message = Some(InMessage {
-                        kind,
-                        len: 0,
-                        utf8: Utf8Validator::new(),
-                    });
+                    self.message = Some(InMessage { kind, len: 0, utf8: Utf8Validator::new() });
                 }
                 _ => {}
             }
@@ -176,9 +172,7 @@ impl Incoming {
             let message = self.message.as_mut().expect("data frame has a message");
             message.len += h.payload_len;
             if message.len > self.limits.max_message_size as u64 {
-                return Err(ProtocolError::MessageTooLarge {
-                    max: self.limits.max_message_size,
-                });
+                return Err(ProtocolError::MessageTooLarge { max: self.limits.max_message_size });
             }
         }
         self.frame = Some(InFrame {
@@ -204,10 +198,7 @@ impl Incoming {
             apply_mask(&mut frame.buf[start..], key, start);
         }
         frame.remaining -= take as u64;
-        if let Some(msg) = self
-            .message
-            .as_mut()
-            .filter(|m| m.kind == MessageKind::Text)
+        if let Some(msg) = self.message.as_mut().filter(|m| m.kind == MessageKind::Text)
             && !frame.opcode.is_control()
             && msg.utf8.feed(&frame.buf[start..]).is_err()
         {
@@ -253,11 +244,7 @@ impl Incoming {
                     *fin = frame.fin;
                     return;
                 }
-                Event::Data {
-                    kind,
-                    data: frame.buf,
-                    fin: frame.fin,
-                }
+                Event::Data { kind, data: frame.buf, fin: frame.fin }
             }
         };
         queue.push_back(Ok(event));

@@ -1,1 +1,30 @@
-//! wshd-server
+//! The tokio WebSocket server of wshd, its native handler API and a client.
+//!
+//! This crate owns sockets and tasks. It reads bytes from the network, feeds them to the
+//! sans-I/O core in `wshd-proto`, and writes back what the core produces. A connection is
+//! one tokio task, not a thread; an idle one holds no read or write buffer.
+//!
+//! Handlers follow pywebsocket's model: [`Handler::do_extra_handshake`] sees the request
+//! before the 101 goes out, [`Handler::transfer_data`] owns the [`WebSocket`] afterwards,
+//! and [`Handler::passive_closing_handshake`] chooses the answer to a peer's close.
+//! A [`Router`] maps resource paths to handlers and a [`Server`] serves them.
+//!
+//! It contains no protocol parsing (that is `wshd-proto`) and nothing about Python.
+
+mod accept;
+pub mod client;
+pub mod config;
+mod error;
+mod handler;
+mod listener;
+mod router;
+mod transport;
+mod websocket;
+
+pub use config::Config;
+pub use error::Error;
+pub use handler::{DynHandler, Handler, HandshakeRequest, Rejection};
+pub use listener::Server;
+pub use router::Router;
+pub use websocket::{Frame, Message, WebSocket};
+pub use wshd_proto::{Limits, MessageKind};

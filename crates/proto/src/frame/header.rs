@@ -113,28 +113,12 @@ mod tests {
     use super::*;
 
     fn header(len: u64, mask: Option<[u8; 4]>) -> FrameHeader {
-        FrameHeader {
-            fin: true,
-            rsv: 0,
-            opcode: 2,
-            mask,
-            payload_len: len,
-        }
+        FrameHeader { fin: true, rsv: 0, opcode: 2, mask, payload_len: len }
     }
 
     #[test]
     fn rfc6455_5_2_length_encodings_round_trip_at_every_boundary() {
-        for len in [
-            0,
-            1,
-            125,
-            126,
-            127,
-            0xffff,
-            0x1_0000,
-            1 << 32,
-            (1 << 63) - 1,
-        ] {
+        for len in [0, 1, 125, 126, 127, 0xffff, 0x1_0000, 1 << 32, (1 << 63) - 1] {
             for mask in [None, Some([1, 2, 3, 4])] {
                 let h = header(len, mask);
                 let mut out = Vec::new();
@@ -149,11 +133,7 @@ mod tests {
                 assert_eq!(out.len(), expected + if mask.is_some() { 4 } else { 0 });
                 assert_eq!(FrameHeader::parse(&out), Ok(Some((h, out.len()))));
                 for cut in 0..out.len() {
-                    assert_eq!(
-                        FrameHeader::parse(&out[..cut]),
-                        Ok(None),
-                        "len {len} cut {cut}"
-                    );
+                    assert_eq!(FrameHeader::parse(&out[..cut]), Ok(None), "len {len} cut {cut}");
                 }
             }
         }
@@ -163,10 +143,7 @@ mod tests {
     fn rfc6455_5_2_bits_are_read_from_their_positions() {
         let (h, n) = FrameHeader::parse(&[0x71, 0x05]).unwrap().unwrap();
         assert_eq!(n, 2);
-        assert_eq!(
-            (h.fin, h.rsv, h.opcode, h.payload_len),
-            (false, 0b111, 1, 5)
-        );
+        assert_eq!((h.fin, h.rsv, h.opcode, h.payload_len), (false, 0b111, 1, 5));
     }
 
     #[test]

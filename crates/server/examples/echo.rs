@@ -1,0 +1,65 @@
+//! Echo server on the native handler API: every message on every path comes back.
+//!
+//! ```text
+//! cargo run --release -p wshd-server --example echo -- --port 9001
+//! ```
+//!
+//! Prints `listening on ADDR` once bound (with `--port 0` the OS picks the port), so
+//! scripts can start it and read the address. This is the server Autobahn|Testsuite runs
+//! against.
+
+use std::net::{IpAddr, SocketAddr};
+
+use clap::Parser;
+use wshd_server::{Config, Handler, Router, Server, WebSocket};
+
+/// Echoes each message back as it arrives.
+struct Echo;
+
+impl Handler for Echo {
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        // `feed` queues the reply; `recv` writes the queue out before it waits, so a
+        // burst of messages is answered with one write.
+        while let Ok(Some(message)) = ws.recv().await {
+            if ws.feed(&message).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[derive(Parser)]
+#[command(about = "wshd echo server (native handler API)")]
+struct Args {
+    /// Address to listen on.
+    #[arg(short = 'H', long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port to listen on; 0 picks a free one.
+    #[arg(short, long, default_value_t = 9001)]
+    port: u16,
+    /// Log filter, e.g. `info` or `wshd_server=debug`.
+    #[arg(long, default_value = "warn")]
+    log_level: String,
+    /// Runtime worker threads (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn main() -> std::io::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log_level))
+        .with_writer(std::io::stderr)
+        .init();
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.threads {
+        runtime.worker_threads(n);
+    }
+    runtime.enable_all().build()?.block_on(async {
+        let router = Router::new().fallback(Echo);
+        let server =
+            Server::bind(SocketAddr::new(args.host, args.port), router, Config::default()).await?;
+        println!("listening on {}", server.local_addr()?);
+        server.run().await
+    })
+}

@@ -1,0 +1,153 @@
+//! One accepted TCP connection: read the request head, route it, run the opening
+//! handshake and the handler, close.
+//!
+//! Every refusal is an HTTP status with a log line: 400 for a malformed or non-WebSocket
+//! request to a handled path, 404 for a path without a handler, 431 for an oversized
+//! head, the handler's own status for a [`crate::Rejection`]. A client that does not
+//! finish its head within the handshake timeout is disconnected.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wshd_proto::Connection;
+use wshd_proto::handshake::{
+    self, Accept, HandshakeError, Request, accept_response, error_response, is_upgrade_request,
+    validate_upgrade,
+};
+
+use crate::handler::HandshakeRequest;
+use crate::listener::Shared;
+use crate::transport::{Transport, linger_close};
+use crate::websocket::{Info, Timing, WebSocket};
+
+/// Serves one connection from accept to close. Never panics on peer input.
+pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let mut io = Transport::Tcp(stream);
+    let cfg = &shared.config;
+    let head = tokio::time::timeout(cfg.handshake_timeout, read_head(&mut io, &shared)).await;
+    let (request, leftover) = match head {
+        Err(_) => {
+            tracing::info!(%peer, "handshake timeout: no complete request head within {:?}", cfg.handshake_timeout);
+            return;
+        }
+        Ok(Err(HeadError::Io(e))) => {
+            tracing::debug!(%peer, "connection ended before a request head: {e}");
+            return;
+        }
+        Ok(Err(HeadError::Http(e))) => return refuse(&mut io, peer, "-", &e, &shared).await,
+        Ok(Ok(parsed)) => parsed,
+    };
+    let target = request.target.clone();
+    let Some(handler) = shared.router.find(&target).cloned() else {
+        let e = HandshakeError::new(404, "no handler for this resource");
+        return refuse(&mut io, peer, &target, &e, &shared).await;
+    };
+    if target.contains('#') {
+        // pywebsocket answers a fragment on a handled resource with 400.
+        let e =
+            HandshakeError::bad_request("request target of a WebSocket resource has a fragment");
+        return refuse(&mut io, peer, &target, &e, &shared).await;
+    }
+    if !is_upgrade_request(&request) {
+        let e = HandshakeError::bad_request("this resource only serves WebSocket handshakes");
+        return refuse(&mut io, peer, &target, &e, &shared).await;
+    }
+    let upgrade = match validate_upgrade(request) {
+        Ok(u) => u,
+        Err(e) => return refuse(&mut io, peer, &target, &e, &shared).await,
+    };
+    let key = upgrade.key.clone();
+    let mut hreq = HandshakeRequest::new(upgrade, peer);
+    if let Err(r) = handler.do_extra_handshake(&mut hreq).await {
+        let mut e = HandshakeError::new(r.status, r.reason);
+        for (n, v) in r.headers {
+            e = e.with_header(n, v);
+        }
+        return refuse(&mut io, peer, &target, &e, &shared).await;
+    }
+    let accept = Accept {
+        protocol: hreq.protocol.take(),
+        extensions: hreq.extensions.take(),
+        headers: std::mem::take(&mut hreq.response_headers),
+    };
+    drop(hreq);
+    let response = match accept_response(&key, &accept) {
+        Ok(r) => r,
+        Err(e) => {
+            // Only a handler can put an invalid header here: a server-side fault.
+            let e = HandshakeError::new(
+                500,
+                format!("handler produced an invalid response header: {e}"),
+            );
+            return refuse(&mut io, peer, &target, &e, &shared).await;
+        }
+    };
+    if io.write_all(&response).await.is_err() {
+        return;
+    }
+    drop(response);
+    tracing::debug!(%peer, resource = %target, "WebSocket opened");
+
+    let mut conn = Connection::server(cfg.limits);
+    conn.set_close_timeout(Some(cfg.close_timeout));
+    if let Some(interval) = cfg.ping_interval {
+        conn.set_keepalive(interval, cfg.ping_timeout, std::time::Instant::now());
+    }
+    // A first frame sent right behind the request head belongs to the connection.
+    conn.receive_data(&leftover);
+    drop(leftover);
+    let info = Info {
+        resource: target,
+        protocol: accept.protocol,
+        extensions: accept.extensions,
+        peer_addr: peer,
+    };
+    let timing = Timing { linger: cfg.linger_timeout, write_high_water: cfg.write_high_water };
+    let mut ws = WebSocket::new(io, conn, info, timing, Some(handler.clone()));
+    handler.transfer_data(&mut ws).await;
+    ws.finish_after_handler().await;
+}
+
+enum HeadError {
+    Io(std::io::Error),
+    Http(HandshakeError),
+}
+
+/// Reads until a whole request head has arrived; returns it and the bytes after it.
+async fn read_head(io: &mut Transport, shared: &Shared) -> Result<(Request, Vec<u8>), HeadError> {
+    let limits = &shared.config.handshake_limits;
+    let mut buf = Vec::with_capacity(1024);
+    let mut scanned = 0;
+    loop {
+        // The parser refuses heads over the limit, so the buffer stays bounded.
+        if buf.len() == buf.capacity() {
+            buf.reserve(4096);
+        }
+        let n = io.read_buf(&mut buf).await.map_err(HeadError::Io)?;
+        if n == 0 {
+            return Err(HeadError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+        }
+        match handshake::parse_request_from(&buf, scanned, limits).map_err(HeadError::Http)? {
+            Some((request, used)) => return Ok((request, buf.split_off(used))),
+            None => scanned = buf.len(),
+        }
+    }
+}
+
+/// Answers with an error status, logs it, and closes.
+async fn refuse(
+    io: &mut Transport,
+    peer: SocketAddr,
+    target: &str,
+    e: &HandshakeError,
+    shared: &Shared,
+) {
+    tracing::info!(%peer, resource = %target, status = e.status(), "handshake refused: {}", e.reason());
+    let response = error_response(e.status(), e.reason(), e.headers());
+    if io.write_all(&response).await.is_ok() {
+        linger_close(io, shared.config.linger_timeout).await;
+    }
+}

@@ -1,0 +1,52 @@
+//! Server configuration: limits and timeouts, each with a documented default.
+//!
+//! This is plain data. The command line that fills it in lives in the binary.
+
+use std::time::Duration;
+
+use wshd_proto::{HandshakeLimits, Limits};
+
+/// Limits and timeouts of a [`crate::Server`]. `Config::default()` gives the defaults
+/// documented on each field.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Frame and message size limits (default 16 MiB each; over the limit closes with 1009).
+    pub limits: Limits,
+    /// Request head limits (default 16 KiB and 100 headers; over the limit answers 431).
+    pub handshake_limits: HandshakeLimits,
+    /// Time from TCP accept to a complete request head (default 10 s). A client that
+    /// has not sent its whole handshake by then is disconnected.
+    pub handshake_timeout: Duration,
+    /// Time to wait for the peer's close frame after sending ours (default 10 s).
+    pub close_timeout: Duration,
+    /// Time to wait for the peer to close TCP after we shut down our side, reading and
+    /// discarding what it still sends (default 2 s). This keeps a final close frame or
+    /// error response from being destroyed by a TCP reset.
+    pub linger_timeout: Duration,
+    /// Send a ping after this long without receiving anything (default: off).
+    pub ping_interval: Option<Duration>,
+    /// After a keepalive ping, fail the connection with 1011 if nothing arrives within
+    /// this time (default 20 s). Only used when `ping_interval` is set.
+    pub ping_timeout: Duration,
+    /// Unsent bytes at which [`crate::WebSocket::feed`] writes to the socket instead of
+    /// only queueing (default 64 KiB).
+    pub write_high_water: usize,
+    /// The listen backlog (default 1024).
+    pub backlog: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: Limits::default(),
+            handshake_limits: HandshakeLimits::default(),
+            handshake_timeout: Duration::from_secs(10),
+            close_timeout: Duration::from_secs(10),
+            linger_timeout: Duration::from_secs(2),
+            ping_interval: None,
+            ping_timeout: Duration::from_secs(20),
+            write_high_water: 64 * 1024,
+            backlog: 1024,
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The native handler API: pywebsocket's three hooks as a Rust trait.
+//!
+//! [`Handler`] is what users implement. [`DynHandler`] is its object-safe form, which the
+//! [`crate::Router`] stores; every `Handler` is a `DynHandler` through a blanket impl.
+//! [`HandshakeRequest`] is what the extra handshake sees and may change, and
+//! [`Rejection`] is how it refuses. This module does not run handlers; `accept` does.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use wshd_proto::handshake::{ExtensionOffer, Headers, UpgradeRequest, is_field_value, is_token};
+
+use crate::websocket::WebSocket;
+
+/// A future a [`DynHandler`] returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Serves WebSocket connections on the paths a [`crate::Router`] gives it.
+///
+/// The three methods mirror pywebsocket's `web_socket_do_extra_handshake`,
+/// `web_socket_transfer_data` and `web_socket_passive_closing_handshake`.
+pub trait Handler: Send + Sync + 'static {
+    /// Runs after the request was validated and before the 101 is sent. It may choose a
+    /// subprotocol, add response headers, or refuse the connection with a status.
+    /// The default accepts.
+    fn do_extra_handshake(
+        &self,
+        request: &mut HandshakeRequest,
+    ) -> impl Future<Output = Result<(), Rejection>> + Send {
+        let _ = request;
+        async { Ok(()) }
+    }
+
+    /// Owns the connection after the 101. When it returns, the server closes the
+    /// connection with 1000 unless it is already closed, and waits for the peer's close.
+    fn transfer_data(&self, ws: &mut WebSocket) -> impl Future<Output = ()> + Send;
+
+    /// Chooses the close frame that answers a close started by the peer. `code` is `None`
+    /// when the peer's close had no body. Returning `(None, _)` sends an empty body.
+    /// The default answers 1000 with no reason, as pywebsocket does.
+    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
+        let _ = (code, reason);
+        (Some(1000), String::new())
+    }
+}
+
+/// The object-safe form of [`Handler`], implemented for every `Handler`. Implement it
+/// directly only to bridge another runtime (such as embedded Python) into the server.
+pub trait DynHandler: Send + Sync + 'static {
+    /// See [`Handler::do_extra_handshake`].
+    fn do_extra_handshake<'a>(
+        &'a self,
+        request: &'a mut HandshakeRequest,
+    ) -> BoxFuture<'a, Result<(), Rejection>>;
+    /// See [`Handler::transfer_data`].
+    fn transfer_data<'a>(&'a self, ws: &'a mut WebSocket) -> BoxFuture<'a, ()>;
+    /// See [`Handler::passive_closing_handshake`].
+    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String);
+}
+
+impl<H: Handler> DynHandler for H {
+    fn do_extra_handshake<'a>(
+        &'a self,
+        request: &'a mut HandshakeRequest,
+    ) -> BoxFuture<'a, Result<(), Rejection>> {
+        Box::pin(Handler::do_extra_handshake(self, request))
+    }
+
+    fn transfer_data<'a>(&'a self, ws: &'a mut WebSocket) -> BoxFuture<'a, ()> {
+        Box::pin(Handler::transfer_data(self, ws))
+    }
+
+    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
+        Handler::passive_closing_handshake(self, code, reason)
+    }
+}
+
+/// A refusal of the opening handshake: the HTTP status sent instead of the 101.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub(crate) status: u16,
+    pub(crate) reason: String,
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+impl Rejection {
+    /// Refuses with `status` (e.g. 403) and a short reason sent as the body and logged.
+    pub fn new(status: u16, reason: impl Into<String>) -> Self {
+        Rejection { status, reason: reason.into(), headers: Vec::new() }
+    }
+
+    /// Adds a header to the error response.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The status sent.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason given.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+}
+
+/// The opening handshake as [`Handler::do_extra_handshake`] sees it: the validated
+/// request, and the parts of the response the handler may set.
+#[derive(Debug)]
+pub struct HandshakeRequest {
+    upgrade: UpgradeRequest,
+    peer_addr: SocketAddr,
+    pub(crate) protocol: Option<String>,
+    pub(crate) extensions: Option<String>,
+    pub(crate) response_headers: Vec<(String, String)>,
+}
+
+impl HandshakeRequest {
+    pub(crate) fn new(upgrade: UpgradeRequest, peer_addr: SocketAddr) -> Self {
+        HandshakeRequest {
+            upgrade,
+            peer_addr,
+            protocol: None,
+            extensions: None,
+            response_headers: Vec::new(),
+        }
+    }
+
+    /// The request target: path and query, as sent.
+    pub fn resource(&self) -> &str {
+        &self.upgrade.request.target
+    }
+
+    /// The path part of the request target.
+    pub fn path(&self) -> &str {
+        let t = self.resource();
+        t.split(['?', '#']).next().unwrap_or(t)
+    }
+
+    /// All request headers, in order.
+    pub fn headers(&self) -> &Headers {
+        &self.upgrade.request.headers
+    }
+
+    /// The first value of a request header, if present and valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.upgrade.request.headers.get_str(name)
+    }
+
+    /// The `Origin` header, if sent.
+    pub fn origin(&self) -> Option<&str> {
+        self.upgrade.origin.as_deref()
+    }
+
+    /// The subprotocols the client offered, in its order (empty if none).
+    pub fn requested_protocols(&self) -> &[String] {
+        self.upgrade.protocols.as_deref().unwrap_or(&[])
+    }
+
+    /// The extensions the client offered, in its order (empty if none).
+    pub fn extension_offers(&self) -> &[ExtensionOffer] {
+        self.upgrade.extensions.as_deref().unwrap_or(&[])
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// Chooses the subprotocol of the 101. It must be one the client offered
+    /// (RFC 6455 §4.2.2), otherwise this refuses with 500, since it is a handler bug.
+    pub fn select_protocol(&mut self, protocol: &str) -> Result<(), Rejection> {
+        if !self.requested_protocols().iter().any(|p| p == protocol) {
+            return Err(Rejection::new(
+                500,
+                format!("handler chose subprotocol {protocol:?}, which the client did not offer"),
+            ));
+        }
+        self.protocol = Some(protocol.to_owned());
+        Ok(())
+    }
+
+    /// The subprotocol chosen so far.
+    pub fn selected_protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// Adds a header to the 101 response, after the WebSocket headers. Names must be
+    /// tokens and values must not contain CR, LF or NUL (no response splitting).
+    pub fn add_response_header(&mut self, name: &str, value: &str) -> Result<(), Rejection> {
+        if !is_token(name) || !is_field_value(value) {
+            return Err(Rejection::new(
+                500,
+                format!("handler added an invalid response header {name:?}"),
+            ));
+        }
+        self.response_headers.push((name.to_owned(), value.to_owned()));
+        Ok(())
+    }
+}

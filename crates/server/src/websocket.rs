@@ -1,0 +1,409 @@
+//! [`WebSocket`]: one open connection, driven by tokio around the sans-I/O core.
+//!
+//! Reads go through a per-thread scratch buffer straight into the core, which keeps only
+//! what it must (a split header, a message in progress), so a connection waiting for its
+//! peer owns no read buffer. Writes are queued in the core and written out when a send
+//! asks for it, or before the connection waits for input, so answers to several frames
+//! that arrived together leave in one write.
+//!
+//! It does not parse frames (the core does) and does not know about routing or handlers
+//! beyond the one hook it calls when the peer starts the closing handshake.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::time::Instant;
+use wshd_proto::{Connection, Ending, Event, MessageKind, State};
+
+use crate::error::Error;
+use crate::handler::DynHandler;
+use crate::transport::{Transport, linger_close};
+
+/// Bytes read from the socket per call; the buffer is shared by all connections of a thread.
+const READ_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+}
+
+/// A whole data message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (valid UTF-8, checked by the core).
+    Text(String),
+    /// A binary message.
+    Binary(Vec<u8>),
+}
+
+/// One piece of what the peer sent, as returned by [`WebSocket::recv_frame`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// Part of a data message; `fin` marks its last part. A text piece may end inside a
+    /// UTF-8 code point; the whole message is valid UTF-8.
+    Data {
+        /// Text or binary.
+        kind: MessageKind,
+        /// The payload of one or more consecutive frames of the message.
+        data: Vec<u8>,
+        /// Whether this piece ends the message.
+        fin: bool,
+    },
+    /// A ping; the pong has been queued unless automatic pongs are off.
+    Ping(Vec<u8>),
+    /// A pong.
+    Pong(Vec<u8>),
+}
+
+/// What the handshake settled, kept for the life of the connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Info {
+    pub(crate) resource: String,
+    pub(crate) protocol: Option<String>,
+    pub(crate) extensions: Option<String>,
+    pub(crate) peer_addr: SocketAddr,
+}
+
+/// Timeouts the driver applies around the core.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub(crate) linger: Duration,
+    pub(crate) write_high_water: usize,
+}
+
+/// An open WebSocket connection, server or client side.
+pub struct WebSocket {
+    io: Transport,
+    conn: Connection,
+    info: Info,
+    timing: Timing,
+    /// The handler whose passive closing hook answers the peer's close (server side).
+    handler: Option<Arc<dyn DynHandler>>,
+    /// A message being assembled by [`WebSocket::recv`].
+    partial: Option<(MessageKind, Vec<u8>)>,
+    /// Set once a terminal result (`Ok(None)` or an error) has been returned.
+    finished: bool,
+}
+
+impl std::fmt::Debug for WebSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebSocket").field("info", &self.info).field("conn", &self.conn).finish()
+    }
+}
+
+impl WebSocket {
+    pub(crate) fn new(
+        io: Transport,
+        conn: Connection,
+        info: Info,
+        timing: Timing,
+        handler: Option<Arc<dyn DynHandler>>,
+    ) -> Self {
+        WebSocket { io, conn, info, timing, handler, partial: None, finished: false }
+    }
+
+    /// The request target the connection was opened with (path and query).
+    pub fn resource(&self) -> &str {
+        &self.info.resource
+    }
+
+    /// The negotiated subprotocol, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.info.protocol.as_deref()
+    }
+
+    /// The `Sec-WebSocket-Extensions` value of the 101 response, if any.
+    pub fn extensions(&self) -> Option<&str> {
+        self.info.extensions.as_deref()
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.info.peer_addr
+    }
+
+    /// The closing-handshake state.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// The peer's close frame once received: its code (`None` for an empty body, which
+    /// applications report as 1005) and reason.
+    pub fn peer_close(&self) -> Option<(Option<u16>, &str)> {
+        self.conn.peer_close().map(|c| match c {
+            Some((code, reason)) => (Some(*code), reason.as_str()),
+            None => (None, ""),
+        })
+    }
+
+    /// Turns automatic pongs off (they are on by default); pings are then only reported
+    /// by [`WebSocket::recv_frame`] and answering them is up to the caller.
+    pub fn set_auto_pong(&mut self, on: bool) {
+        self.conn.set_auto_pong(on);
+    }
+
+    /// Sends a ping when nothing arrived for `interval`; fails the connection with 1011
+    /// when nothing arrives within `timeout` of the ping.
+    pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration) {
+        self.conn.set_keepalive(interval, timeout, Instant::now().into_std());
+    }
+
+    // ---- receiving -------------------------------------------------------------------
+
+    /// Receives the next whole message.
+    ///
+    /// Pings are answered and pongs skipped on the way. Returns `Ok(None)` when the peer
+    /// closed the connection: its close frame has then been answered (through the
+    /// handler's passive closing hook on the server side) and the transport closed.
+    pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        loop {
+            let Some(frame) = self.next_frame().await? else { return Ok(None) };
+            let Frame::Data { kind, data, fin } = frame else { continue };
+            let (kind, data) = match self.partial.take() {
+                None => (kind, data),
+                Some((kind, mut head)) => {
+                    head.extend_from_slice(&data);
+                    (kind, head)
+                }
+            };
+            if !fin {
+                self.partial = Some((kind, data));
+                continue;
+            }
+            return Ok(Some(match kind {
+                MessageKind::Binary => Message::Binary(data),
+                // The core validated the whole message as UTF-8; this cannot fail.
+                MessageKind::Text => Message::Text(
+                    String::from_utf8(data)
+                        .map_err(|_| Error::Protocol(wshd_proto::ProtocolError::InvalidUtf8))?,
+                ),
+            }));
+        }
+    }
+
+    /// Receives the next piece of what the peer sent: a data fragment, a ping or a pong.
+    ///
+    /// Returns `Ok(None)` when the peer closed the connection, as [`WebSocket::recv`] does.
+    /// A message partly assembled by an earlier `recv` is returned first, as one piece.
+    pub async fn recv_frame(&mut self) -> Result<Option<Frame>, Error> {
+        if let Some((kind, data)) = self.partial.take() {
+            return Ok(Some(Frame::Data { kind, data, fin: false }));
+        }
+        self.next_frame().await
+    }
+
+    async fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
+        if self.finished {
+            return Err(Error::Closed);
+        }
+        loop {
+            match self.conn.next_event() {
+                Some(Ok(Event::Data { kind, data, fin })) => {
+                    return Ok(Some(Frame::Data { kind, data, fin }));
+                }
+                Some(Ok(Event::Ping(p))) => return Ok(Some(Frame::Ping(p))),
+                Some(Ok(Event::Pong(p))) => return Ok(Some(Frame::Pong(p))),
+                Some(Ok(Event::Close(code))) => {
+                    if self.conn.state() == State::CloseReceived {
+                        let (code, reason) = self.passive_close_reply(code.as_ref());
+                        if let Err(e) = self.conn.close(code, &reason, Instant::now().into_std()) {
+                            tracing::warn!(peer = %self.info.peer_addr, "passive closing handshake chose an invalid close ({e}); answering with an empty close");
+                            let _ = self.conn.close(None, "", Instant::now().into_std());
+                        }
+                    }
+                    return self.end(Ok(None)).await;
+                }
+                Some(Err(e)) => {
+                    tracing::info!(peer = %self.info.peer_addr, resource = %self.info.resource, code = e.close_code().0, "failing connection: {e}");
+                    return self.end(Err(Error::Protocol(e))).await;
+                }
+                None => {}
+            }
+            if self.conn.state() == State::Closed {
+                let result = match self.conn.ending() {
+                    Some(Ending::CloseTimedOut) => Err(Error::Timeout),
+                    Some(Ending::Abnormal) => Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "peer closed the transport without a closing handshake",
+                    ))),
+                    _ => Ok(None),
+                };
+                return self.end(result).await;
+            }
+            self.flush().await?;
+            self.conn.release_idle_buffers();
+            self.read_or_timeout().await?;
+        }
+    }
+
+    /// The reply to the peer's close: the handler's choice on the server, an echo of the
+    /// peer's code on the client (RFC 6455 §5.5.1: "typically echos the status code").
+    fn passive_close_reply(&self, peer: Option<&(u16, String)>) -> (Option<u16>, String) {
+        let code = peer.map(|(c, _)| *c);
+        let reason = peer.map_or("", |(_, r)| r.as_str());
+        match &self.handler {
+            Some(h) => h.passive_closing_handshake(code, reason),
+            None => (code, String::new()),
+        }
+    }
+
+    /// Waits for input or for the core's next deadline, whichever comes first.
+    async fn read_or_timeout(&mut self) -> Result<(), Error> {
+        match self.conn.poll_timeout() {
+            None => {
+                poll_fn(|cx| self.poll_fill(cx)).await?;
+            }
+            Some(deadline) => {
+                let deadline = Instant::from_std(deadline);
+                tokio::select! {
+                    r = poll_fn(|cx| self.poll_fill(cx)) => { r?; }
+                    _ = tokio::time::sleep_until(deadline) => {
+                        self.conn.handle_timeout(Instant::now().into_std());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads once into the thread's scratch buffer and hands the bytes to the core.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        SCRATCH.with_borrow_mut(|buf| {
+            let mut rb = ReadBuf::new(buf);
+            ready!(Pin::new(&mut self.io).poll_read(cx, &mut rb))?;
+            match rb.filled() {
+                [] => self.conn.receive_eof(),
+                bytes => self.conn.receive_data(bytes),
+            }
+            Poll::Ready(Ok(()))
+        })
+    }
+
+    /// Flushes what is queued, closes the transport, and marks the socket finished.
+    async fn end<T>(&mut self, result: Result<Option<T>, Error>) -> Result<Option<T>, Error> {
+        self.finished = true;
+        let _ = self.flush().await;
+        linger_close(&mut self.io, self.timing.linger).await;
+        result
+    }
+
+    // ---- sending ---------------------------------------------------------------------
+
+    /// Sends a whole message and writes it out.
+    pub async fn send(&mut self, message: &Message) -> Result<(), Error> {
+        self.queue(message)?;
+        self.flush().await
+    }
+
+    /// Sends a whole text message and writes it out.
+    pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        self.conn.send_text(text)?;
+        self.flush().await
+    }
+
+    /// Sends a whole binary message and writes it out.
+    pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.conn.send_binary(data)?;
+        self.flush().await
+    }
+
+    /// Sends one fragment of a message (§5.4); `fin` ends the message.
+    pub async fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<(), Error> {
+        self.conn.send_data(kind, data, fin)?;
+        self.flush().await
+    }
+
+    /// Queues a message without writing it yet.
+    ///
+    /// Queued bytes are written by the next send or [`WebSocket::flush`], before the
+    /// connection waits for input in `recv`, or here once they exceed the write high-water
+    /// mark. An echo loop that feeds its replies therefore answers a burst of messages
+    /// with one write.
+    pub async fn feed(&mut self, message: &Message) -> Result<(), Error> {
+        self.queue(message)?;
+        if self.conn.data_to_send().len() >= self.timing.write_high_water {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn queue(&mut self, message: &Message) -> Result<(), Error> {
+        match message {
+            Message::Text(t) => self.conn.send_text(t)?,
+            Message::Binary(b) => self.conn.send_binary(b)?,
+        }
+        Ok(())
+    }
+
+    /// Sends a ping (at most 125 bytes).
+    pub async fn ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.conn.send_ping(payload)?;
+        self.flush().await
+    }
+
+    /// Sends a pong (at most 125 bytes).
+    pub async fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
+        self.conn.send_pong(payload)?;
+        self.flush().await
+    }
+
+    /// Writes out everything queued.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        while !self.conn.data_to_send().is_empty() {
+            let n = self.io.write(self.conn.data_to_send()).await?;
+            if n == 0 {
+                return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.conn.advance_sent(n);
+        }
+        Ok(())
+    }
+
+    /// Starts the closing handshake (or answers the peer's close) and waits for it to end.
+    ///
+    /// `code` `None` sends an empty close body. Data messages that arrive before the
+    /// peer's close frame are discarded. Waits at most the close timeout for the peer.
+    pub async fn close(&mut self, code: Option<u16>, reason: &str) -> Result<(), Error> {
+        self.start_close(code, reason)?;
+        self.wait_closed().await
+    }
+
+    /// Sends our close frame without waiting for the peer's.
+    pub fn start_close(&mut self, code: Option<u16>, reason: &str) -> Result<(), Error> {
+        self.conn.close(code, reason, Instant::now().into_std())?;
+        Ok(())
+    }
+
+    /// Runs the connection until the closing handshake ends, discarding incoming data.
+    pub async fn wait_closed(&mut self) -> Result<(), Error> {
+        loop {
+            match self.next_frame().await {
+                Ok(Some(_)) => continue,
+                Ok(None) | Err(Error::Closed) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Ends the connection after its handler returned: closes with 1000 if nobody has
+    /// closed yet, and waits for the handshake to finish.
+    pub(crate) async fn finish_after_handler(&mut self) {
+        if self.finished {
+            return;
+        }
+        if matches!(self.conn.state(), State::Open | State::CloseReceived) {
+            let _ = self.start_close(Some(1000), "");
+        }
+        let _ = self.wait_closed().await;
+    }
+}
