@@ -1,0 +1,393 @@
+//! The server over real loopback sockets: handshake answers, handler hooks, closing
+//! handshake, timeouts and limits. Every listener binds 127.0.0.1:0.
+//!
+//! Raw sockets play the client where exact bytes matter; the crate's own client is used
+//! where only behaviour does.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use wshd_server::client::{ClientConfig, connect};
+use wshd_server::{
+    Config, Handler, HandshakeRequest, Message, MessageKind, Rejection, Router, Server, WebSocket,
+};
+
+/// Generous bound for anything that should happen "soon"; tests never assert speed.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+struct Echo;
+impl Handler for Echo {
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        while let Ok(Some(m)) = ws.recv().await {
+            if ws.feed(&m).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Picks "superchat" if offered, adds a header, refuses Origin "http://evil".
+struct Chat;
+impl Handler for Chat {
+    async fn do_extra_handshake(&self, req: &mut HandshakeRequest) -> Result<(), Rejection> {
+        if req.origin() == Some("http://evil") {
+            return Err(Rejection::new(403, "origin not allowed").with_header("X-Why", "origin"));
+        }
+        if req.requested_protocols().iter().any(|p| p == "superchat") {
+            req.select_protocol("superchat")?;
+        }
+        req.add_response_header("X-Root", "yes")
+    }
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        let _ = ws.send_text(ws.protocol().unwrap_or("none").to_owned().as_str()).await;
+        let _ = ws.recv().await;
+    }
+    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
+        (code.map(|c| c + 1), format!("re:{reason}"))
+    }
+}
+
+/// Returns at once: the server must close with 1000.
+struct Quit;
+impl Handler for Quit {
+    async fn transfer_data(&self, _ws: &mut WebSocket) {}
+}
+
+/// Closes with 4000 and waits for the answer.
+struct Closer;
+impl Handler for Closer {
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        let _ = ws.close(Some(4000), "done").await;
+    }
+}
+
+/// Sleeps while holding its connection.
+struct Sleeper;
+impl Handler for Sleeper {
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let _ = ws.send_text("woke").await;
+    }
+}
+
+fn router() -> Router {
+    Router::new()
+        .route("/echo", Echo)
+        .route("/chat", Chat)
+        .route("/quit", Quit)
+        .route("/closer", Closer)
+        .route("/sleep", Sleeper)
+}
+
+async fn start(config: Config) -> SocketAddr {
+    let server = Server::bind("127.0.0.1:0".parse().unwrap(), router(), config).await.unwrap();
+    let addr = server.local_addr().unwrap();
+    tokio::spawn(server.run());
+    addr
+}
+
+/// A client that writes exact bytes.
+struct Raw {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+const KEY_HEADER: &str = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+
+fn upgrade(path: &str, extra: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{KEY_HEADER}Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+    )
+}
+
+impl Raw {
+    async fn connect(addr: SocketAddr) -> Raw {
+        Raw { s: TcpStream::connect(addr).await.unwrap(), buf: Vec::new() }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).await.unwrap();
+    }
+
+    /// Reads up to the end of the response head and returns it.
+    async fn head(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head: Vec<u8> = self.buf.drain(..i + 4).collect();
+                return String::from_utf8(head).unwrap();
+            }
+            self.fill().await;
+        }
+    }
+
+    async fn fill(&mut self) {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(PATIENCE, self.s.read(&mut chunk))
+            .await
+            .expect("read timed out")
+            .unwrap();
+        assert!(n > 0, "connection closed; have {:?}", self.buf);
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+
+    /// Reads one unmasked server frame: (first byte, payload).
+    async fn frame(&mut self) -> (u8, Vec<u8>) {
+        loop {
+            if self.buf.len() >= 2 {
+                let len = usize::from(self.buf[1] & 0x7f);
+                assert!(len < 126, "test frames are small");
+                if self.buf.len() >= 2 + len {
+                    let f: Vec<u8> = self.buf.drain(..2 + len).collect();
+                    return (f[0], f[2..].to_vec());
+                }
+            }
+            self.fill().await;
+        }
+    }
+
+    /// Asserts the server closes TCP (after anything still buffered).
+    async fn expect_eof(&mut self) {
+        let mut chunk = [0u8; 1024];
+        loop {
+            let n = tokio::time::timeout(PATIENCE, self.s.read(&mut chunk))
+                .await
+                .expect("server kept the connection open")
+                .unwrap_or(0);
+            if n == 0 {
+                return;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// A masked client frame.
+fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let key = [1, 2, 3, 4];
+    let mut out = vec![first, 0x80 | payload.len() as u8];
+    out.extend_from_slice(&key);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    out
+}
+
+#[tokio::test]
+async fn rfc6455_4_2_2_accepts_with_lowercase_upgrade_and_correct_accept_key() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/echo", "").as_bytes()).await;
+    let head = c.head().await;
+    assert_eq!(
+        head,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+    );
+}
+
+#[tokio::test]
+async fn rfc6455_4_2_2_unsupported_version_is_400_with_version_header() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/echo", "").replace("Version: 13", "Version: 99").as_bytes()).await;
+    let head = c.head().await;
+    assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+    assert!(head.contains("\r\nSec-WebSocket-Version: 13\r\n"), "{head}");
+    c.expect_eof().await;
+}
+
+#[tokio::test]
+async fn http_answers_for_requests_that_are_not_served() {
+    let addr = start(Config::default()).await;
+    for (request, status) in [
+        (upgrade("/no_resource", ""), "404"),
+        ("GET /echo HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(), "400"),
+        (upgrade("/echo#fragment", ""), "400"),
+        (upgrade("/echo", "").replace("HTTP/1.1", "HTTP/1.0"), "400"),
+        ("NOT HTTP AT ALL\r\n\r\n".to_owned(), "400"),
+    ] {
+        let mut c = Raw::connect(addr).await;
+        c.send(request.as_bytes()).await;
+        let head = c.head().await;
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{request:?} -> {head}");
+        c.expect_eof().await;
+    }
+}
+
+#[tokio::test]
+async fn query_is_ignored_in_routing() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/echo?x=1", "").as_bytes()).await;
+    assert!(c.head().await.starts_with("HTTP/1.1 101 "));
+}
+
+#[tokio::test]
+async fn oversized_request_head_is_431() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    let big = format!("X-Big: {}\r\n", "a".repeat(20_000));
+    // The server may answer before reading everything; ignore write errors.
+    let _ = c.s.write_all(upgrade("/echo", &big).as_bytes()).await;
+    let head = c.head().await;
+    assert!(head.starts_with("HTTP/1.1 431 "), "{head}");
+}
+
+#[tokio::test]
+async fn extra_handshake_selects_protocol_adds_headers_and_rejects() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/chat", "Sec-WebSocket-Protocol: chat, superchat\r\n").as_bytes()).await;
+    let head = c.head().await;
+    assert!(head.contains("\r\nSec-WebSocket-Protocol: superchat\r\n"), "{head}");
+    assert!(head.ends_with("\r\nX-Root: yes\r\n\r\n"), "{head}");
+    assert_eq!(c.frame().await, (0x81, b"superchat".to_vec()));
+
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/chat", "Origin: http://evil\r\n").as_bytes()).await;
+    let head = c.head().await;
+    assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
+    assert!(head.contains("\r\nX-Why: origin\r\n"), "{head}");
+}
+
+#[tokio::test]
+async fn rfc6455_5_7_echo_and_first_frame_pipelined_with_the_request() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    let mut bytes = upgrade("/echo", "").into_bytes();
+    bytes.extend(frame(0x81, b"Hello"));
+    bytes.extend(frame(0x82, &[1, 2, 3]));
+    c.send(&bytes).await;
+    c.head().await;
+    assert_eq!(c.frame().await, (0x81, b"Hello".to_vec()));
+    assert_eq!(c.frame().await, (0x82, vec![1, 2, 3]));
+    c.send(&frame(0x88, &[0x03, 0xe8])).await;
+    assert_eq!(c.frame().await, (0x88, vec![0x03, 0xe8]));
+    c.expect_eof().await;
+}
+
+#[tokio::test]
+async fn rfc6455_7_1_7_protocol_errors_close_with_their_code_then_tcp() {
+    let addr = start(Config::default()).await;
+    for (input, code) in [
+        (vec![0x81, 0x02, b'h', b'i'], 1002u16), // unmasked
+        (frame(0x80, b""), 1002),                // continuation without start
+        (frame(0x91, b""), 1002),                // RSV3 (pywebsocket says 1003; RFC practice 1002)
+        (frame(0x81, &[0x80]), 1007),            // invalid UTF-8
+    ] {
+        let mut c = Raw::connect(addr).await;
+        c.send(upgrade("/echo", "").as_bytes()).await;
+        c.head().await;
+        c.send(&input).await;
+        assert_eq!(c.frame().await, (0x88, code.to_be_bytes().to_vec()), "{input:x?}");
+        c.expect_eof().await;
+    }
+}
+
+#[tokio::test]
+async fn rfc6455_10_4_declared_length_over_the_limit_closes_with_1009() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/echo", "").as_bytes()).await;
+    c.head().await;
+    // 2^40 bytes declared, none sent.
+    c.send(&[0x82, 0xff, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4]).await;
+    assert_eq!(c.frame().await, (0x88, vec![0x03, 0xf1]));
+    c.expect_eof().await;
+}
+
+#[tokio::test]
+async fn passive_closing_handshake_hook_chooses_the_reply() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/chat", "").as_bytes()).await;
+    c.head().await;
+    c.frame().await;
+    c.send(&frame(0x88, b"\x0d\x05sun")).await;
+    assert_eq!(c.frame().await, (0x88, b"\x0d\x06re:sun".to_vec()));
+    c.expect_eof().await;
+}
+
+#[tokio::test]
+async fn handler_return_closes_with_1000() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/quit", "").as_bytes()).await;
+    c.head().await;
+    assert_eq!(c.frame().await, (0x88, vec![0x03, 0xe8]));
+    c.send(&frame(0x88, &[0x03, 0xe8])).await;
+    c.expect_eof().await;
+}
+
+#[tokio::test]
+async fn close_timeout_drops_a_peer_that_never_answers() {
+    let config = Config { close_timeout: Duration::from_millis(200), ..Config::default() };
+    let addr = start(config).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/closer", "").as_bytes()).await;
+    c.head().await;
+    assert_eq!(c.frame().await, (0x88, b"\x0f\xa0done".to_vec()));
+    // We never answer; the server gives up and closes TCP.
+    c.expect_eof().await;
+}
+
+#[tokio::test]
+async fn handshake_timeout_drops_a_client_that_stalls() {
+    let config = Config { handshake_timeout: Duration::from_millis(200), ..Config::default() };
+    let addr = start(config).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(b"GET /echo HTTP/1.1\r\nHost: x\r\n").await;
+    c.expect_eof().await;
+    assert!(c.buf.is_empty(), "no response expected: {:?}", c.buf);
+}
+
+#[tokio::test]
+async fn keepalive_pings_and_closes_1011_when_unanswered() {
+    let config = Config {
+        ping_interval: Some(Duration::from_millis(100)),
+        ping_timeout: Duration::from_millis(100),
+        ..Config::default()
+    };
+    let addr = start(config).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/echo", "").as_bytes()).await;
+    c.head().await;
+    assert_eq!(c.frame().await, (0x89, vec![]));
+    assert_eq!(c.frame().await, (0x88, vec![0x03, 0xf3]));
+    c.expect_eof().await;
+}
+
+#[tokio::test]
+async fn client_echo_of_text_binary_fragments_and_a_large_message() {
+    let addr = start(Config::default()).await;
+    let (mut ws, accepted) = connect(addr, None, "/echo", &ClientConfig::default()).await.unwrap();
+    assert_eq!(accepted.protocol, None);
+    ws.send_text("héllo").await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), Some(Message::Text("héllo".into())));
+    ws.send_fragment(MessageKind::Binary, &[1, 2], false).await.unwrap();
+    ws.ping(b"between").await.unwrap();
+    ws.send_fragment(MessageKind::Binary, &[3], true).await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), Some(Message::Binary(vec![1, 2, 3])));
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
+    ws.send_binary(&big).await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), Some(Message::Binary(big)));
+    ws.close(Some(1000), "").await.unwrap();
+    assert_eq!(ws.peer_close(), Some((Some(1000), "")));
+}
+
+#[tokio::test]
+async fn a_sleeping_handler_does_not_stall_other_connections() {
+    let addr = start(Config::default()).await;
+    let (mut sleeper, _) = connect(addr, None, "/sleep", &ClientConfig::default()).await.unwrap();
+    for i in 0..20 {
+        let (mut ws, _) = connect(addr, None, "/echo", &ClientConfig::default()).await.unwrap();
+        ws.send_text(&format!("{i}")).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(Message::Text(format!("{i}"))));
+        ws.close(Some(1000), "").await.unwrap();
+    }
+    // The echoes were served while the sleeper's handler is still asleep: it has sent
+    // nothing yet, and answers a close only through the server's close timeout path.
+    let pending = tokio::time::timeout(Duration::from_millis(100), sleeper.recv()).await;
+    assert!(pending.is_err(), "the sleeping handler should not have sent anything yet");
+}
