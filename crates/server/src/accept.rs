@@ -17,13 +17,29 @@ use wshd_proto::handshake::{
     validate_upgrade,
 };
 
-use crate::handler::HandshakeRequest;
+use crate::handler::{DynHandler, HandshakeRequest};
 use crate::listener::Shared;
 use crate::transport::{Transport, linger_close};
 use crate::websocket::{Info, Timing, WebSocket};
 
 /// Serves one connection from accept to close. Never panics on peer input.
+///
+/// The handshake and the closing phase are boxed: a task's size is fixed when it is
+/// spawned and is the largest of its states, so keeping them out of this future is what
+/// lets an idle connection cost only the open-phase state.
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
+    let Some((mut ws, handler)) = Box::pin(open(stream, peer, shared)).await else { return };
+    handler.transfer_data(&mut ws).await;
+    Box::pin(ws.finish_after_handler()).await;
+}
+
+/// Reads, routes and answers the opening handshake; returns the open socket and its
+/// handler, or `None` when the connection was refused or lost.
+async fn open(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+) -> Option<(WebSocket, Arc<dyn DynHandler>)> {
     let _ = stream.set_nodelay(true);
     let mut io = Transport::Tcp(stream);
     let cfg = &shared.config;
@@ -31,11 +47,11 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
     let (request, leftover) = match head {
         Err(_) => {
             tracing::info!(%peer, "handshake timeout: no complete request head within {:?}", cfg.handshake_timeout);
-            return;
+            return None;
         }
         Ok(Err(HeadError::Io(e))) => {
             tracing::debug!(%peer, "connection ended before a request head: {e}");
-            return;
+            return None;
         }
         Ok(Err(HeadError::Http(e))) => return refuse(&mut io, peer, "-", &e, &shared).await,
         Ok(Ok(parsed)) => parsed,
@@ -86,7 +102,7 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         }
     };
     if io.write_all(&response).await.is_err() {
-        return;
+        return None;
     }
     drop(response);
     tracing::debug!(%peer, resource = %target, "WebSocket opened");
@@ -106,11 +122,9 @@ pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Share
         peer_addr: peer,
     };
     let timing = Timing { linger: cfg.linger_timeout, write_high_water: cfg.write_high_water };
-    let mut ws = WebSocket::new(io, conn, info, timing, Some(handler.clone()));
-    handler.transfer_data(&mut ws).await;
-    ws.finish_after_handler().await;
+    let ws = WebSocket::new(io, conn, info, timing, Some(handler.clone()));
+    Some((ws, handler))
 }
-
 enum HeadError {
     Io(std::io::Error),
     Http(HandshakeError),
@@ -137,17 +151,19 @@ async fn read_head(io: &mut Transport, shared: &Shared) -> Result<(Request, Vec<
     }
 }
 
-/// Answers with an error status, logs it, and closes.
-async fn refuse(
+/// Answers with an error status, logs it, and closes. Returns `None`, the result of an
+/// opening handshake that did not open anything.
+async fn refuse<T>(
     io: &mut Transport,
     peer: SocketAddr,
     target: &str,
     e: &HandshakeError,
     shared: &Shared,
-) {
+) -> Option<T> {
     tracing::info!(%peer, resource = %target, status = e.status(), "handshake refused: {}", e.reason());
     let response = error_response(e.status(), e.reason(), e.headers());
     if io.write_all(&response).await.is_ok() {
         linger_close(io, shared.config.linger_timeout).await;
     }
+    None
 }

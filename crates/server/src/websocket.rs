@@ -10,7 +10,7 @@
 //! beyond the one hook it calls when the peer starts the closing handshake.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 use wshd_proto::{Connection, Ending, Event, MessageKind, State};
 
 use crate::error::Error;
@@ -88,6 +88,8 @@ pub struct WebSocket {
     partial: Option<(MessageKind, Vec<u8>)>,
     /// Set once a terminal result (`Ok(None)` or an error) has been returned.
     finished: bool,
+    /// The timer for the core's next deadline, allocated only while one is armed.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl std::fmt::Debug for WebSocket {
@@ -104,7 +106,7 @@ impl WebSocket {
         timing: Timing,
         handler: Option<Arc<dyn DynHandler>>,
     ) -> Self {
-        WebSocket { io, conn, info, timing, handler, partial: None, finished: false }
+        WebSocket { io, conn, info, timing, handler, partial: None, finished: false, timer: None }
     }
 
     /// The request target the connection was opened with (path and query).
@@ -254,21 +256,25 @@ impl WebSocket {
 
     /// Waits for input or for the core's next deadline, whichever comes first.
     async fn read_or_timeout(&mut self) -> Result<(), Error> {
-        match self.conn.poll_timeout() {
-            None => {
-                poll_fn(|cx| self.poll_fill(cx)).await?;
-            }
-            Some(deadline) => {
-                let deadline = Instant::from_std(deadline);
-                tokio::select! {
-                    r = poll_fn(|cx| self.poll_fill(cx)) => { r?; }
-                    _ = tokio::time::sleep_until(deadline) => {
-                        self.conn.handle_timeout(Instant::now().into_std());
-                    }
-                }
-            }
+        poll_fn(|cx| self.poll_read_or_timeout(cx)).await.map_err(Error::Io)
+    }
+
+    fn poll_read_or_timeout(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if let Poll::Ready(r) = self.poll_fill(cx) {
+            return Poll::Ready(r);
         }
-        Ok(())
+        let Some(deadline) = self.conn.poll_timeout() else {
+            self.timer = None;
+            return Poll::Pending;
+        };
+        let deadline = Instant::from_std(deadline);
+        let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        ready!(timer.as_mut().poll(cx));
+        self.conn.handle_timeout(Instant::now().into_std());
+        Poll::Ready(Ok(()))
     }
 
     /// Reads once into the thread's scratch buffer and hands the bytes to the core.
@@ -287,8 +293,10 @@ impl WebSocket {
     /// Flushes what is queued, closes the transport, and marks the socket finished.
     async fn end<T>(&mut self, result: Result<Option<T>, Error>) -> Result<Option<T>, Error> {
         self.finished = true;
+        self.timer = None;
         let _ = self.flush().await;
-        linger_close(&mut self.io, self.timing.linger).await;
+        // Boxed: the lingering close would otherwise enlarge every recv future.
+        Box::pin(linger_close(&mut self.io, self.timing.linger)).await;
         result
     }
 

@@ -1,0 +1,130 @@
+//! `wshd-load`: the command line of the wshd load generator (idle memory, closed-loop echo).
+//!
+//! This file only parses arguments, builds the tokio runtime and hands over to a mode;
+//! the measuring lives in `idle` and `echo`, the /proc readings in `procstat`, the output
+//! in `report`. It is a client for benchmarking servers, not a test suite or a server.
+//!
+//! One process can hold at most as many connections as its open-file limit allows
+//! (20,000 on the project's VMs, not raisable), so keep `--connections` at or below about
+//! 19,900 per process and run several processes (and server processes) beyond that.
+//! Methodology: shared/docs/performance.md §5.2.
+
+mod connect;
+mod echo;
+mod idle;
+mod procstat;
+mod report;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "wshd-load", about = "WebSocket load generator for wshd", version)]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Opens N idle connections and measures the server's memory per connection (RSS and
+    /// kernel slab), then echoes once on each and closes them all with 1000.
+    Idle(IdleArgs),
+    /// Closed-loop echo: C connections each keep D messages of B bytes in flight; reports
+    /// msgs/s, round-trip percentiles and msgs per server CPU-second.
+    Echo(EchoArgs),
+}
+
+/// Options shared by both modes.
+#[derive(Args, Debug)]
+struct Common {
+    /// Server URL, `ws://host:port/path`.
+    #[arg(long)]
+    url: String,
+    /// Connections to open (at most ~19,900 per process: the fd limit is 20,000).
+    #[arg(short = 'c', long)]
+    connections: usize,
+    /// Bind connections round-robin to 127.0.0.1..=127.0.0.K (0: let the OS choose).
+    /// Spreading sources avoids ephemeral-port exhaustion; needs a loopback target.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(0..=254))]
+    sources: u8,
+    /// Connection attempts (connect + handshake) in flight at once.
+    #[arg(long, default_value_t = 256)]
+    concurrency: usize,
+    /// Tokio worker threads of the generator (1 lets it be pinned with taskset).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+/// Options of `wshd-load idle`.
+#[derive(Args, Debug)]
+struct IdleArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Pid of the server process whose memory is measured.
+    #[arg(long)]
+    server_pid: u32,
+    /// Extra seconds to hold the connections idle before the "after open" reading (on
+    /// top of a fixed 2 s settle).
+    #[arg(long, default_value_t = 0.0)]
+    hold_secs: f64,
+}
+
+/// Options of `wshd-load echo`.
+#[derive(Args, Debug)]
+struct EchoArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Payload bytes per message (binary).
+    #[arg(short = 'b', long, default_value_t = 20)]
+    size: usize,
+    /// Messages kept in flight per connection (the first D are written together).
+    #[arg(short = 'd', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    depth: u32,
+    /// Length of the measured window, seconds.
+    #[arg(short = 't', long, default_value_t = 5.0)]
+    duration_secs: f64,
+    /// Seconds of load before the window starts (not counted).
+    #[arg(long, default_value_t = 1.0)]
+    warmup_secs: f64,
+    /// Pid of the server, to report its CPU time and msgs per server CPU-second.
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let threads = match &cli.mode {
+        Mode::Idle(a) => a.common.threads,
+        Mode::Echo(a) => a.common.threads,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("wshd-load: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.mode {
+            Mode::Idle(args) => idle::run(args).await,
+            Mode::Echo(args) => echo::run(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wshd-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
