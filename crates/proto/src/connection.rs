@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::close;
 use crate::config::Limits;
+use crate::deflate::{Compression, Compressor, DeflateConfig};
 use crate::error::{ProtocolError, UsageError};
 use crate::frame::{FrameHeader, OpCode, mask};
 use crate::incoming::{Incoming, Queue};
@@ -115,6 +116,15 @@ enum KeepalivePhase {
     AwaitingPong(Instant),
 }
 
+/// The sending half of a negotiated compression extension.
+#[derive(Debug)]
+struct Outgoing {
+    compressor: Compressor,
+    per_frame: bool,
+    /// Whether new messages (or, for deflate-frame, frames) are compressed.
+    enabled: bool,
+}
+
 /// A WebSocket connection in the open or closing phase. See the module docs.
 pub struct Connection {
     role: Role,
@@ -124,8 +134,12 @@ pub struct Connection {
     events: Queue,
     out: Vec<u8>,
     sent: usize,
-    /// Kind of the outgoing message whose final fragment is not sent yet.
-    sending: Option<MessageKind>,
+    /// Kind of the outgoing message whose final fragment is not sent yet, and whether it
+    /// is being compressed.
+    sending: Option<(MessageKind, bool)>,
+    deflate: Option<Outgoing>,
+    /// Reused buffer for compressed payloads; freed with the idle buffers.
+    compressed: Vec<u8>,
     masks: Option<Box<dyn MaskSource>>,
     auto_pong: bool,
     peer_close: Option<Option<(u16, String)>>,
@@ -167,6 +181,8 @@ impl Connection {
             out: Vec::new(),
             sent: 0,
             sending: None,
+            deflate: None,
+            compressed: Vec::new(),
             masks,
             auto_pong: true,
             peer_close: None,
@@ -219,6 +235,26 @@ impl Connection {
         });
     }
 
+    /// Applies a negotiated compression extension (RFC 7692 permessage-deflate, or
+    /// deflate-frame) to both directions. Call it once, right after the handshake, before
+    /// any data is fed or sent. Compressor state is allocated when the first compressed
+    /// message is sent, inflate state when the first compressed message arrives.
+    pub fn set_compression(&mut self, compression: &Compression, cfg: &DeflateConfig) {
+        let per_frame = matches!(compression, Compression::PerFrame(_));
+        self.incoming.set_decompressor(compression.decompressor(), per_frame);
+        self.deflate =
+            Some(Outgoing { compressor: compression.compressor(cfg), per_frame, enabled: true });
+    }
+
+    /// Turns compression of outgoing messages off or back on (pywebsocket's
+    /// `disable_outgoing_compression`). Takes effect at the next message; a fragmented
+    /// message in progress keeps its mode. Without a negotiated extension this does nothing.
+    pub fn set_outgoing_compression(&mut self, on: bool) {
+        if let Some(d) = &mut self.deflate {
+            d.enabled = on;
+        }
+    }
+
     // ---- receiving -------------------------------------------------------------------
 
     /// Feeds bytes read from the transport.
@@ -263,7 +299,7 @@ impl Connection {
                 // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
                 // frame in response [...] with identical Application data."
                 let payload = payload.clone();
-                self.write_frame(true, OpCode::Pong, &payload);
+                self.write_frame(true, 0, OpCode::Pong, &payload);
             }
             Ok(Event::Close(code)) => {
                 self.peer_close = Some(code.clone());
@@ -292,14 +328,33 @@ impl Connection {
         if !self.can_send() {
             return Err(UsageError::AlreadyClosed);
         }
-        let opcode = match self.sending {
-            Some(open) if open != kind => return Err(UsageError::FragmentKindMismatch),
-            Some(_) => OpCode::Continuation,
-            None if kind == MessageKind::Text => OpCode::Text,
-            None => OpCode::Binary,
+        let (opcode, compress) = match self.sending {
+            Some((open, _)) if open != kind => return Err(UsageError::FragmentKindMismatch),
+            Some((_, compress)) => (OpCode::Continuation, compress),
+            None => {
+                let opcode = if kind == MessageKind::Text { OpCode::Text } else { OpCode::Binary };
+                (opcode, self.deflate.as_ref().is_some_and(|d| d.enabled))
+            }
         };
-        self.write_frame(fin, opcode, data);
-        self.sending = if fin { None } else { Some(kind) };
+        match self.deflate.as_mut().filter(|_| compress) {
+            None => self.write_frame(fin, 0, opcode, data),
+            Some(d) => {
+                let mut buf = std::mem::take(&mut self.compressed);
+                buf.clear();
+                // RFC 7692 §6: RSV1 on the first frame of a compressed message only;
+                // deflate-frame marks every compressed frame.
+                let rsv1 = if d.per_frame {
+                    d.compressor.compress_frame(data, &mut buf);
+                    true
+                } else {
+                    d.compressor.compress_fragment(data, fin, &mut buf);
+                    opcode != OpCode::Continuation
+                };
+                self.write_frame(fin, if rsv1 { 0b100 } else { 0 }, opcode, &buf);
+                self.compressed = buf;
+            }
+        }
+        self.sending = if fin { None } else { Some((kind, compress)) };
         Ok(())
     }
 
@@ -330,7 +385,7 @@ impl Connection {
         if payload.len() > 125 {
             return Err(UsageError::ControlPayloadTooLong(payload.len()));
         }
-        self.write_frame(true, opcode, payload);
+        self.write_frame(true, 0, opcode, payload);
         Ok(())
     }
 
@@ -386,18 +441,13 @@ impl Connection {
     fn write_close(&mut self, code: Option<u16>, reason: &str) {
         let mut payload = Vec::with_capacity(2 + reason.len());
         close::encode_payload(code, reason, &mut payload);
-        self.write_frame(true, OpCode::Close, &payload);
+        self.write_frame(true, 0, OpCode::Close, &payload);
     }
 
-    fn write_frame(&mut self, fin: bool, opcode: OpCode, payload: &[u8]) {
+    fn write_frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) {
         let mask = self.masks.as_mut().map(|m| m.next_mask());
-        let header = FrameHeader {
-            fin,
-            rsv: 0,
-            opcode: opcode as u8,
-            mask,
-            payload_len: payload.len() as u64,
-        };
+        let header =
+            FrameHeader { fin, rsv, opcode: opcode as u8, mask, payload_len: payload.len() as u64 };
         self.out.reserve(payload.len() + 14);
         header.encode(&mut self.out);
         match mask {
@@ -415,7 +465,7 @@ impl Connection {
 
     /// Records that the first `n` bytes of [`Connection::data_to_send`] were written.
     pub fn advance_sent(&mut self, n: usize) {
-        self.sent = (self.sent + n).min(self.out.len());
+        self.sent = self.sent.saturating_add(n).min(self.out.len());
         if self.sent == self.out.len() {
             self.out.clear();
             self.sent = 0;
@@ -432,6 +482,9 @@ impl Connection {
         }
         if self.events.is_empty() && self.events.capacity() > 0 {
             self.events = VecDeque::new();
+        }
+        if self.compressed.capacity() > 0 {
+            self.compressed = Vec::new();
         }
     }
 
@@ -464,7 +517,7 @@ impl Connection {
                 if std::mem::take(&mut k.activity) || !self.can_send() {
                     k.phase = KeepalivePhase::Idle(now + k.interval);
                 } else {
-                    self.write_frame(true, OpCode::Ping, b"");
+                    self.write_frame(true, 0, OpCode::Ping, b"");
                     k.phase = KeepalivePhase::AwaitingPong(now + k.timeout);
                 }
             }

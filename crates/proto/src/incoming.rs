@@ -6,14 +6,17 @@
 //! the first offending byte. It keeps no copy of the raw input: a header split across
 //! reads waits in a 14-byte stash, and payload bytes go straight into the frame's buffer.
 //!
-//! It does not answer anything (pongs, close replies) and holds no connection state
-//! beyond the message being received; [`crate::connection`] does that.
+//! When a compression extension was negotiated, frames marked with RSV1 are inflated as
+//! their bytes arrive, and the inflated size, not the wire size, is held to the message
+//! limit. It does not answer anything (pongs, close replies) and holds no connection
+//! state beyond the message being received; [`crate::connection`] does that.
 
 use std::collections::VecDeque;
 
 use crate::close;
 use crate::config::Limits;
 use crate::connection::{Event, MessageKind};
+use crate::deflate::{Decompressor, InflateError};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, mask::apply_mask};
 use crate::utf8::Utf8Validator;
@@ -30,8 +33,20 @@ pub(crate) struct Incoming {
     stash_len: u8,
     frame: Option<InFrame>,
     message: Option<InMessage>,
+    inflate: Inflate,
     /// Set after a close frame or a violation: later bytes are ignored (§5.5.1).
     done: bool,
+}
+
+/// How compressed frames are recognised (RSV1) and inflated.
+#[derive(Debug)]
+enum Inflate {
+    /// No compression extension: RSV1 is a violation.
+    Off,
+    /// permessage-deflate: RSV1 on a message's first frame compresses the whole message.
+    PerMessage(Decompressor),
+    /// deflate-frame: RSV1 on any data frame compresses that frame alone.
+    PerFrame(Decompressor),
 }
 
 #[derive(Debug)]
@@ -39,14 +54,23 @@ struct InFrame {
     opcode: OpCode,
     fin: bool,
     mask: Option<[u8; 4]>,
+    compressed: bool,
     remaining: u64,
+    /// Payload bytes received so far (the masking key's position).
+    offset: u64,
+    /// The frame's payload, unmasked and, if compressed, inflated.
     buf: Vec<u8>,
 }
 
 #[derive(Debug)]
 struct InMessage {
     kind: MessageKind,
+    /// Payload bytes on the wire so far, frames announced included.
     len: u64,
+    /// Inflated bytes of the message's completed frames (compressed messages).
+    inflated: u64,
+    /// permessage-deflate: the message's first frame had RSV1.
+    compressed: bool,
     utf8: Utf8Validator,
 }
 
@@ -59,8 +83,19 @@ impl Incoming {
             stash_len: 0,
             frame: None,
             message: None,
+            inflate: Inflate::Off,
             done: false,
         }
+    }
+
+    /// Inflates frames marked with RSV1 from now on: per message (permessage-deflate) or,
+    /// with `per_frame`, frame by frame (deflate-frame).
+    pub(crate) fn set_decompressor(&mut self, decompressor: Decompressor, per_frame: bool) {
+        self.inflate = if per_frame {
+            Inflate::PerFrame(decompressor)
+        } else {
+            Inflate::PerMessage(decompressor)
+        };
     }
 
     /// Whether a frame or a fragmented message is partly received.
@@ -125,9 +160,18 @@ impl Incoming {
         let opcode = OpCode::from_u8(h.opcode).ok_or(ProtocolError::ReservedOpcode(h.opcode))?;
         // §5.2: "MUST be 0 unless an extension is negotiated that defines meanings for
         // non-zero values. If a nonzero value is received [...] the receiving endpoint
-        // MUST _Fail the WebSocket Connection_."
-        if h.rsv != 0 {
+        // MUST _Fail the WebSocket Connection_." RFC 7692 §6 gives RSV1 a meaning on the
+        // first frame of a data message only; deflate-frame on any data frame.
+        let rsv1 = h.rsv & 0b100 != 0;
+        if h.rsv & 0b011 != 0 {
             return Err(ProtocolError::ReservedBits);
+        }
+        if rsv1 {
+            match (&self.inflate, opcode) {
+                (Inflate::PerMessage(_), OpCode::Text | OpCode::Binary) => {}
+                (Inflate::PerFrame(_), OpCode::Text | OpCode::Binary | OpCode::Continuation) => {}
+                _ => return Err(ProtocolError::ReservedBits),
+            }
         }
         // §5.1: "The server MUST close the connection upon receiving a frame that is not
         // masked", and a client MUST close it upon receiving a masked frame.
@@ -159,7 +203,13 @@ impl Incoming {
                     } else {
                         MessageKind::Binary
                     };
-                    self.message = Some(InMessage { kind, len: 0, utf8: Utf8Validator::new() });
+                    self.message = Some(InMessage {
+                        kind,
+                        len: 0,
+                        inflated: 0,
+                        compressed: rsv1 && matches!(self.inflate, Inflate::PerMessage(_)),
+                        utf8: Utf8Validator::new(),
+                    });
                 }
                 _ => {}
             }
@@ -169,17 +219,28 @@ impl Incoming {
                     max: self.limits.max_frame_size,
                 });
             }
+            // The wire size is held to the limit too, compressed or not: a compressed
+            // message larger than the limit on the wire is refused without inflating it.
             let message = self.message.as_mut().expect("data frame has a message");
             message.len += h.payload_len;
             if message.len > self.limits.max_message_size as u64 {
                 return Err(ProtocolError::MessageTooLarge { max: self.limits.max_message_size });
             }
         }
+        let compressed = match &self.inflate {
+            Inflate::PerMessage(_) => {
+                !opcode.is_control() && self.message.as_ref().is_some_and(|m| m.compressed)
+            }
+            Inflate::PerFrame(_) => rsv1,
+            Inflate::Off => false,
+        };
         self.frame = Some(InFrame {
             opcode,
             fin: h.fin,
             mask: h.mask,
+            compressed,
             remaining: h.payload_len,
+            offset: 0,
             buf: Vec::new(),
         });
         if h.payload_len == 0 {
@@ -193,28 +254,84 @@ impl Incoming {
         let frame = self.frame.as_mut().expect("payload without a frame");
         let take = frame.remaining.min(data.len() as u64) as usize;
         let start = frame.buf.len();
-        frame.buf.extend_from_slice(&data[..take]);
-        if let Some(key) = frame.mask {
-            apply_mask(&mut frame.buf[start..], key, start);
+        if frame.compressed {
+            let limit = self.message_room();
+            let frame = self.frame.as_mut().expect("payload without a frame");
+            if let Err(e) = inflate_masked(&mut self.inflate, &data[..take], frame, limit) {
+                self.fail(self.inflate_error(e), queue);
+                return take;
+            }
+        } else {
+            frame.buf.extend_from_slice(&data[..take]);
+            if let Some(key) = frame.mask {
+                apply_mask(&mut frame.buf[start..], key, frame.offset as usize);
+            }
         }
+        let frame = self.frame.as_mut().expect("payload without a frame");
+        frame.offset += take as u64;
         frame.remaining -= take as u64;
-        if let Some(msg) = self.message.as_mut().filter(|m| m.kind == MessageKind::Text)
-            && !frame.opcode.is_control()
-            && msg.utf8.feed(&frame.buf[start..]).is_err()
-        {
+        if !self.check_utf8(start) {
             // §8.1: "When an endpoint is to interpret a byte stream as UTF-8 but finds
             // that the byte stream is not, in fact, a valid UTF-8 stream, that endpoint
             // MUST _Fail the WebSocket Connection_." Done at the first bad byte.
             self.fail(ProtocolError::InvalidUtf8, queue);
             return take;
         }
-        if frame.remaining == 0 {
+        if self.frame.as_ref().is_some_and(|f| f.remaining == 0) {
             self.finish_frame(queue);
         }
         take
     }
 
+    /// The violation an inflate failure is: the message limit (not the room that was
+    /// left in it) for an oversized message, corrupt data otherwise.
+    fn inflate_error(&self, e: InflateError) -> ProtocolError {
+        match e {
+            InflateError::TooLarge { .. } => {
+                ProtocolError::MessageTooLarge { max: self.limits.max_message_size }
+            }
+            InflateError::Corrupt => ProtocolError::InvalidCompressedData,
+        }
+    }
+
+    /// Bytes the current message may still inflate to before it exceeds the limit.
+    fn message_room(&self) -> usize {
+        let used = self.message.as_ref().map_or(0, |m| m.inflated);
+        (self.limits.max_message_size as u64).saturating_sub(used) as usize
+    }
+
+    /// Feeds the current frame's payload from byte `start` on to the text message's
+    /// UTF-8 validator; false if it can no longer be valid UTF-8.
+    fn check_utf8(&mut self, start: usize) -> bool {
+        let (Some(frame), Some(msg)) = (&self.frame, &mut self.message) else { return true };
+        frame.opcode.is_control()
+            || msg.kind != MessageKind::Text
+            || msg.utf8.feed(&frame.buf[start..]).is_ok()
+    }
+
     fn finish_frame(&mut self, queue: &mut Queue) {
+        if let Some(frame) = self.frame.as_mut().filter(|f| f.compressed) {
+            // RFC 7692 §7.2.2: append 00 00 ff ff to the message's (or, for deflate-frame,
+            // the frame's) payload and inflate it.
+            let ends_stream = frame.fin || matches!(self.inflate, Inflate::PerFrame(_));
+            if ends_stream {
+                let start = frame.buf.len();
+                let limit = self.message_room();
+                let frame = self.frame.as_mut().expect("finishing a frame");
+                let result = match &mut self.inflate {
+                    Inflate::PerMessage(d) | Inflate::PerFrame(d) => {
+                        d.finish_message(&mut frame.buf, limit)
+                    }
+                    Inflate::Off => Ok(()),
+                };
+                if let Err(e) = result {
+                    return self.fail(self.inflate_error(e), queue);
+                }
+                if !self.check_utf8(start) {
+                    return self.fail(ProtocolError::InvalidUtf8, queue);
+                }
+            }
+        }
         let frame = self.frame.take().expect("finishing a frame");
         let event = match frame.opcode {
             OpCode::Ping => Event::Ping(frame.buf),
@@ -229,6 +346,7 @@ impl Incoming {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 let msg = self.message.as_mut().expect("data frame has a message");
                 let kind = msg.kind;
+                msg.inflated += frame.buf.len() as u64;
                 if frame.fin {
                     if kind == MessageKind::Text && msg.utf8.finish().is_err() {
                         return self.fail(ProtocolError::InvalidUtf8, queue);
@@ -256,4 +374,27 @@ impl Incoming {
         self.message = None;
         queue.push_back(Err(e));
     }
+}
+
+/// Unmasks `wire` a block at a time and inflates it into the frame's buffer, never
+/// letting the message grow past `limit` inflated bytes.
+fn inflate_masked(
+    inflate: &mut Inflate,
+    wire: &[u8],
+    frame: &mut InFrame,
+    limit: usize,
+) -> Result<(), InflateError> {
+    let (Inflate::PerMessage(d) | Inflate::PerFrame(d)) = inflate else { return Ok(()) };
+    let mut block = [0u8; 4096];
+    let mut offset = frame.offset as usize;
+    for piece in wire.chunks(block.len()) {
+        let block = &mut block[..piece.len()];
+        block.copy_from_slice(piece);
+        if let Some(key) = frame.mask {
+            apply_mask(block, key, offset);
+        }
+        offset += piece.len();
+        d.decompress(block, &mut frame.buf, limit)?;
+    }
+    Ok(())
 }

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wshd_proto::Connection;
+use wshd_proto::deflate::negotiate_compression;
 use wshd_proto::handshake::{
-    self, Accept, HandshakeError, Request, accept_response, error_response, is_upgrade_request,
-    validate_upgrade,
+    self, Accept, HandshakeError, Request, accept_response, error_response, format_extensions,
+    is_upgrade_request, validate_upgrade,
 };
 
 use crate::handler::{DynHandler, HandshakeRequest};
@@ -84,9 +85,24 @@ async fn open(
         }
         return refuse(&mut io, peer, &target, &e, &shared).await;
     }
+    // RFC 7692 §5: the first acceptable compression offer wins, after the handler had
+    // its say (decline, or force client parameters).
+    let choice = &hreq.compression;
+    let compression = (!choice.declined)
+        .then(|| {
+            negotiate_compression(
+                hreq.extension_offers(),
+                &cfg.deflate,
+                &choice.permessage,
+                &choice.per_frame,
+            )
+        })
+        .flatten();
     let accept = Accept {
         protocol: hreq.protocol.take(),
-        extensions: hreq.extensions.take(),
+        extensions: compression
+            .as_ref()
+            .map(|(_, response)| format_extensions(std::slice::from_ref(response))),
         headers: std::mem::take(&mut hreq.response_headers),
     };
     drop(hreq);
@@ -108,6 +124,9 @@ async fn open(
     tracing::debug!(%peer, resource = %target, "WebSocket opened");
 
     let mut conn = Connection::server(cfg.limits);
+    if let Some((c, _)) = &compression {
+        conn.set_compression(c, &cfg.deflate);
+    }
     conn.set_close_timeout(Some(cfg.close_timeout));
     if let Some(interval) = cfg.ping_interval {
         conn.set_keepalive(interval, cfg.ping_timeout, std::time::Instant::now());

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use wshd_proto::deflate::DeflateConfig;
 use wshd_proto::{HandshakeLimits, Limits};
 
 /// Limits and timeouts of a [`crate::Server`]. `Config::default()` gives the defaults
@@ -33,6 +34,10 @@ pub struct Config {
     pub write_high_water: usize,
     /// The listen backlog (default 1024).
     pub backlog: u32,
+    /// Compression: permessage-deflate accepted by default with a 12-bit compression
+    /// window and memory level 5 (about 210 KB per connection once both directions have
+    /// carried a compressed message); deflate-frame off. See `DeflateConfig`.
+    pub deflate: DeflateConfig,
 }
 
 impl Default for Config {
@@ -47,6 +52,7 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(20),
             write_high_water: 64 * 1024,
             backlog: 1024,
+            deflate: DeflateConfig::default(),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
+use wshd_proto::deflate::{FrameResponseOverrides, ResponseOverrides};
 use wshd_proto::handshake::{ExtensionOffer, Headers, UpgradeRequest, is_field_value, is_token};
 
 use crate::websocket::WebSocket;
@@ -114,8 +115,16 @@ pub struct HandshakeRequest {
     upgrade: UpgradeRequest,
     peer_addr: SocketAddr,
     pub(crate) protocol: Option<String>,
-    pub(crate) extensions: Option<String>,
     pub(crate) response_headers: Vec<(String, String)>,
+    pub(crate) compression: CompressionChoice,
+}
+
+/// What the handler asked of compression negotiation.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct CompressionChoice {
+    pub(crate) declined: bool,
+    pub(crate) permessage: ResponseOverrides,
+    pub(crate) per_frame: FrameResponseOverrides,
 }
 
 impl HandshakeRequest {
@@ -124,8 +133,8 @@ impl HandshakeRequest {
             upgrade,
             peer_addr,
             protocol: None,
-            extensions: None,
             response_headers: Vec::new(),
+            compression: CompressionChoice::default(),
         }
     }
 
@@ -199,5 +208,23 @@ impl HandshakeRequest {
         }
         self.response_headers.push((name.to_owned(), value.to_owned()));
         Ok(())
+    }
+
+    /// Refuses every compression extension the client offered (pywebsocket handlers do
+    /// this by emptying `ws_extension_processors`).
+    pub fn decline_compression(&mut self) {
+        self.compression.declined = true;
+    }
+
+    /// Makes the 101 ask the client to compress with at most `bits` (8 to 15) of window
+    /// (RFC 7692 §7.1.2.2). Only possible if the client offered `client_max_window_bits`;
+    /// otherwise its offer is declined.
+    pub fn force_client_max_window_bits(&mut self, bits: u8) {
+        self.compression.permessage.client_max_window_bits = Some(bits);
+    }
+
+    /// Makes the 101 ask the client not to use context takeover (RFC 7692 §7.1.1.2).
+    pub fn force_client_no_context_takeover(&mut self) {
+        self.compression.permessage.client_no_context_takeover = true;
     }
 }

@@ -149,6 +149,12 @@ impl WebSocket {
         self.conn.set_auto_pong(on);
     }
 
+    /// Turns compression of outgoing messages off or on, when an extension was negotiated
+    /// (it starts on). Takes effect at the next message.
+    pub fn set_compression(&mut self, on: bool) {
+        self.conn.set_outgoing_compression(on);
+    }
+
     /// Sends a ping when nothing arrived for `interval`; fails the connection with 1011
     /// when nothing arrives within `timeout` of the ping.
     pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration) {
