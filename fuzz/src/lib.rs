@@ -9,6 +9,7 @@
 
 use std::time::Instant;
 
+use wshd_proto::deflate::{Compression, DeflateConfig, FrameNegotiated, Negotiated};
 use wshd_proto::frame::FrameHeader;
 use wshd_proto::frame::mask::apply_mask_bytewise;
 use wshd_proto::{
@@ -150,6 +151,13 @@ pub const FLAG_ANSWER_CLOSE: u8 = 4;
 pub const FLAG_TAKE_OUTPUT_EACH: u8 = 8;
 /// Turn automatic pongs off.
 pub const FLAG_NO_AUTO_PONG: u8 = 16;
+/// Negotiate compression: permessage-deflate with context takeover, unless the flags
+/// below change it.
+pub const FLAG_DEFLATE: u8 = 32;
+/// With [`FLAG_DEFLATE`]: deflate-frame instead of permessage-deflate.
+pub const FLAG_PER_FRAME: u8 = 64;
+/// With [`FLAG_DEFLATE`]: the client uses no context takeover.
+pub const FLAG_NO_TAKEOVER: u8 = 128;
 
 impl<'a> ReaderScript<'a> {
     /// Splits a fuzz input as described on the type.
@@ -209,10 +217,20 @@ struct ReaderRun {
 /// - the output parses as valid frames for the role: one pong per ping with the same
 ///   payload (when auto-pong is on), then at most one close frame, and nothing after it.
 pub fn check_frame_reader(role: Role, data: &[u8]) {
-    let script = ReaderScript::decode(data);
+    check_frame_reader_with(role, data, 0);
+}
+
+/// [`check_frame_reader`] with `extra_flags` forced on, so a target can spend all its
+/// time on one configuration (such as inflating with context takeover).
+pub fn check_frame_reader_with(role: Role, data: &[u8], extra_flags: u8) {
+    let mut script = ReaderScript::decode(data);
+    script.flags |= extra_flags;
     let limits =
         if script.flags & FLAG_SMALL_LIMITS != 0 { SMALL_LIMITS } else { Limits::default() };
     let mut c = connection(role, limits);
+    if script.flags & FLAG_DEFLATE != 0 {
+        c.set_compression(&compression(script.flags), &DeflateConfig::default());
+    }
     let auto_pong = script.flags & FLAG_NO_AUTO_PONG == 0;
     c.set_auto_pong(auto_pong);
     let mut run = ReaderRun::default();
@@ -322,5 +340,27 @@ fn drain(c: &mut Connection, run: &mut ReaderRun, flags: u8) {
                 run.failed = Some(e);
             }
         }
+    }
+}
+
+/// The compression extension [`FLAG_DEFLATE`] and its companions select. Both sides use
+/// 15-bit windows, so anything zlib produces is valid input.
+fn compression(flags: u8) -> Compression {
+    let no_takeover = flags & FLAG_NO_TAKEOVER != 0;
+    if flags & FLAG_PER_FRAME != 0 {
+        Compression::PerFrame(FrameNegotiated {
+            name: "deflate-frame".into(),
+            no_context_takeover: false,
+            max_window_bits: 15,
+            client_no_context_takeover: no_takeover,
+            client_max_window_bits: 15,
+        })
+    } else {
+        Compression::PerMessage(Negotiated {
+            server_no_context_takeover: false,
+            client_no_context_takeover: no_takeover,
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+        })
     }
 }
