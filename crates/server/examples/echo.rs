@@ -43,6 +43,35 @@ struct Args {
     /// Runtime worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Refuse compression extensions (permessage-deflate is accepted by default).
+    #[arg(long)]
+    no_deflate: bool,
+    /// Also accept the legacy deflate-frame and x-webkit-deflate-frame extensions.
+    #[arg(long)]
+    deflate_frame: bool,
+    /// Compression window of our compressor, 8 to 15 bits (default 12).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(8..=15))]
+    deflate_window_bits: Option<u8>,
+    /// zlib memory level of our compressor, 1 to 9 (default 5).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=9))]
+    deflate_mem_level: Option<u8>,
+    /// Send a keepalive ping after this many seconds without input (default: off).
+    #[arg(long)]
+    ping_interval: Option<u64>,
+}
+
+fn config(args: &Args) -> Config {
+    let mut config = Config::default();
+    config.deflate.enabled = !args.no_deflate;
+    config.deflate.deflate_frame = args.deflate_frame;
+    if let Some(bits) = args.deflate_window_bits {
+        config.deflate.server_max_window_bits = bits;
+    }
+    if let Some(level) = args.deflate_mem_level {
+        config.deflate.mem_level = level;
+    }
+    config.ping_interval = args.ping_interval.map(std::time::Duration::from_secs);
+    config
 }
 
 fn main() -> std::io::Result<()> {
@@ -58,7 +87,7 @@ fn main() -> std::io::Result<()> {
     runtime.enable_all().build()?.block_on(async {
         let router = Router::new().fallback(Echo);
         let server =
-            Server::bind(SocketAddr::new(args.host, args.port), router, Config::default()).await?;
+            Server::bind(SocketAddr::new(args.host, args.port), router, config(&args)).await?;
         println!("listening on {}", server.local_addr()?);
         server.run().await
     })

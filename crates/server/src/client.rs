@@ -12,9 +12,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
+use wshd_proto::deflate::{
+    Compression, DeflateConfig, Negotiated, PERMESSAGE_DEFLATE, accept_response,
+};
 use wshd_proto::handshake::{
     ClientAccepted, ClientRequest, HandshakeError, generate_key, parse_response, validate_response,
 };
+use wshd_proto::handshake::{ExtensionOffer, parse_extensions};
 use wshd_proto::{Connection, HandshakeLimits, Limits, MaskSource};
 
 use crate::error::Error;
@@ -30,8 +34,13 @@ pub struct ClientConfig {
     pub handshake_limits: HandshakeLimits,
     /// Subprotocols to offer (default none).
     pub protocols: Vec<String>,
-    /// The `Sec-WebSocket-Extensions` offer (default none).
+    /// The `Sec-WebSocket-Extensions` offer (default none). If the server accepts
+    /// `permessage-deflate`, messages are compressed and inflated from then on, e.g. with
+    /// `Some("permessage-deflate; client_max_window_bits".into())`.
     pub extensions: Option<String>,
+    /// Level and memory level of our compressor when permessage-deflate is accepted; the
+    /// window comes from the negotiation (default: `DeflateConfig::default()`).
+    pub deflate: DeflateConfig,
     /// The `Origin` header (default none).
     pub origin: Option<String>,
     /// Extra request headers.
@@ -51,6 +60,7 @@ impl Default for ClientConfig {
             handshake_limits: HandshakeLimits::default(),
             protocols: Vec::new(),
             extensions: None,
+            deflate: DeflateConfig::default(),
             origin: None,
             headers: Vec::new(),
             local_addr: None,
@@ -162,7 +172,12 @@ async fn handshake(
     let accepted: ClientAccepted = validate_response(&response, &key, &config.protocols)
         .map_err(|e: HandshakeError| Error::Handshake(e))?;
 
+    let compression =
+        accepted_compression(accepted.extensions.as_deref(), config.extensions.as_deref())?;
     let mut conn = Connection::client(config.limits, Box::new(RandomMasks(rng)));
+    if let Some(agreed) = compression {
+        conn.set_compression(&Compression::PerMessage(agreed.for_client()), &config.deflate);
+    }
     conn.set_close_timeout(Some(config.close_timeout));
     conn.receive_data(&buf[used..]);
     let info = Info {
@@ -173,4 +188,27 @@ async fn handshake(
     };
     let timing = Timing { linger: Duration::from_secs(2), write_high_water: 64 * 1024 };
     Ok((WebSocket::new(io, conn, info, timing, None), accepted))
+}
+
+/// Checks the extensions the server accepted against what we offered (RFC 6455 §4.1: a
+/// client MUST fail the connection on an extension it did not ask for) and returns the
+/// permessage-deflate agreement, if any.
+fn accepted_compression(
+    accepted: Option<&[ExtensionOffer]>,
+    offered: Option<&str>,
+) -> Result<Option<Negotiated>, Error> {
+    let refuse = |why: String| Error::Handshake(HandshakeError::new(101, why));
+    let Some(accepted) = accepted.filter(|a| !a.is_empty()) else { return Ok(None) };
+    let offered = offered.map(parse_extensions).transpose().ok().flatten().unwrap_or_default();
+    match accepted {
+        [one] if one.name == PERMESSAGE_DEFLATE && offered.iter().any(|o| o.name == one.name) => {
+            accept_response(one).map(Some).ok_or_else(|| {
+                refuse(format!("invalid permessage-deflate response: {:?}", one.params))
+            })
+        }
+        _ => Err(refuse(format!(
+            "server accepted extensions that were not offered or are not supported: {}",
+            wshd_proto::handshake::format_extensions(accepted)
+        ))),
+    }
 }

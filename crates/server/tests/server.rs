@@ -49,6 +49,18 @@ impl Handler for Chat {
     }
 }
 
+/// Echo that refuses compression, like pywebsocket's `echo_noext_wsh.py`.
+struct EchoNoExt;
+impl Handler for EchoNoExt {
+    async fn do_extra_handshake(&self, req: &mut HandshakeRequest) -> Result<(), Rejection> {
+        req.decline_compression();
+        Ok(())
+    }
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        Echo.transfer_data(ws).await;
+    }
+}
+
 /// Returns at once: the server must close with 1000.
 struct Quit;
 impl Handler for Quit {
@@ -75,6 +87,7 @@ impl Handler for Sleeper {
 fn router() -> Router {
     Router::new()
         .route("/echo", Echo)
+        .route("/echo_noext", EchoNoExt)
         .route("/chat", Chat)
         .route("/quit", Quit)
         .route("/closer", Closer)
@@ -390,4 +403,63 @@ async fn a_sleeping_handler_does_not_stall_other_connections() {
     // nothing yet, and answers a close only through the server's close timeout path.
     let pending = tokio::time::timeout(Duration::from_millis(100), sleeper.recv()).await;
     assert!(pending.is_err(), "the sleeping handler should not have sent anything yet");
+}
+
+#[tokio::test]
+async fn rfc7692_compressed_echo_with_autobahns_offer() {
+    let addr = start(Config::default()).await;
+    let config = ClientConfig {
+        extensions: Some(
+            "permessage-deflate; client_no_context_takeover; client_max_window_bits".into(),
+        ),
+        ..ClientConfig::default()
+    };
+    let (mut ws, accepted) = connect(addr, None, "/echo", &config).await.unwrap();
+    assert_eq!(ws.extensions(), Some("permessage-deflate"));
+    assert_eq!(
+        accepted.extensions.as_ref().map(|e| e[0].name.as_str()),
+        Some("permessage-deflate")
+    );
+    let text = "compress me ".repeat(10_000);
+    for _ in 0..3 {
+        ws.send_text(&text).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(Message::Text(text.clone())));
+    }
+    ws.send_fragment(MessageKind::Binary, &[7; 5000], false).await.unwrap();
+    ws.send_fragment(MessageKind::Binary, &[8; 5000], true).await.unwrap();
+    let expected: Vec<u8> = [[7u8; 5000], [8u8; 5000]].concat();
+    assert_eq!(ws.recv().await.unwrap(), Some(Message::Binary(expected)));
+    ws.close(Some(1000), "").await.unwrap();
+}
+
+#[tokio::test]
+async fn rfc7692_exact_101_header_and_first_compressed_frame() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; server_no_context_takeover\r\n";
+    let mut bytes = upgrade("/echo", offer).into_bytes();
+    bytes.extend(frame(0x81, b"Hello"));
+    c.send(&bytes).await;
+    let head = c.head().await;
+    assert!(
+        head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; server_no_context_takeover\r\n"),
+        "{head}"
+    );
+    assert_eq!(c.frame().await, (0xc1, vec![0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]));
+}
+
+#[tokio::test]
+async fn rfc7692_declined_by_the_handler_or_the_server_config() {
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/echo_noext", offer).as_bytes()).await;
+    assert!(!c.head().await.contains("Sec-WebSocket-Extensions"));
+
+    let mut config = Config::default();
+    config.deflate.enabled = false;
+    let addr = start(config).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/echo", offer).as_bytes()).await;
+    assert!(!c.head().await.contains("Sec-WebSocket-Extensions"));
 }

@@ -77,6 +77,6 @@ pub use inflate::{Decompressor, InflateError};
 pub use params::{
     Compression, DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, DEFAULT_SERVER_MAX_WINDOW_BITS, DEFLATE_FRAME,
     DeflateConfig, FrameNegotiated, FrameResponseOverrides, InvalidDeflateConfig, Negotiated,
-    PERMESSAGE_DEFLATE, ResponseOverrides, X_WEBKIT_DEFLATE_FRAME, negotiate,
+    PERMESSAGE_DEFLATE, ResponseOverrides, X_WEBKIT_DEFLATE_FRAME, accept_response, negotiate,
     negotiate_compression, negotiate_deflate_frame,
 };

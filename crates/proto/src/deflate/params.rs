@@ -185,6 +185,54 @@ impl Negotiated {
     pub fn decompressor(&self) -> super::Decompressor {
         super::Decompressor::new(self.client_no_context_takeover)
     }
+
+    /// The same agreement seen from the client: `server_*` and `client_*` swapped, so that
+    /// [`Negotiated::compressor`] and [`Negotiated::decompressor`] serve the client's side.
+    pub fn for_client(&self) -> Negotiated {
+        Negotiated {
+            server_no_context_takeover: self.client_no_context_takeover,
+            client_no_context_takeover: self.server_no_context_takeover,
+            server_max_window_bits: self.client_max_window_bits,
+            client_max_window_bits: self.server_max_window_bits,
+        }
+    }
+}
+
+/// The client side of RFC 7692 §7: reads a server's `permessage-deflate` response.
+///
+/// Returns the agreement in the server's terms (use [`Negotiated::for_client`] to build
+/// the client's codecs), or `None` if the response is not acceptable: another extension,
+/// an unknown or repeated parameter, a flag with a value, or window bits missing or out of
+/// 8..=15. RFC 7692 §7 then requires the client to fail the WebSocket connection.
+pub fn accept_response(response: &ExtensionOffer) -> Option<Negotiated> {
+    if response.name != PERMESSAGE_DEFLATE {
+        return None;
+    }
+    let mut agreed = Negotiated {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        server_max_window_bits: MAX_WINDOW_BITS_VALUE,
+        client_max_window_bits: MAX_WINDOW_BITS_VALUE,
+    };
+    let mut seen: Vec<&str> = Vec::with_capacity(4);
+    for (name, value) in &response.params {
+        if seen.contains(&name.as_str()) {
+            return None;
+        }
+        seen.push(name);
+        match (name.as_str(), value.as_deref()) {
+            (SERVER_NO_CONTEXT_TAKEOVER, None) => agreed.server_no_context_takeover = true,
+            (CLIENT_NO_CONTEXT_TAKEOVER, None) => agreed.client_no_context_takeover = true,
+            (SERVER_MAX_WINDOW_BITS, Some(v)) => {
+                agreed.server_max_window_bits = parse_window_bits(v)?
+            }
+            (CLIENT_MAX_WINDOW_BITS, Some(v)) => {
+                agreed.client_max_window_bits = parse_window_bits(v)?
+            }
+            _ => return None,
+        }
+    }
+    Some(agreed)
 }
 
 pub(crate) fn compressor_bits(bits: u8) -> u8 {
@@ -457,6 +505,39 @@ pub fn negotiate_compression(
 mod tests {
     use super::*;
     use crate::handshake::{format_extensions, parse_extensions};
+
+    fn response(s: &str) -> Option<Negotiated> {
+        accept_response(&parse_extensions(s).unwrap()[0])
+    }
+
+    #[test]
+    fn rfc7692_7_client_accepts_valid_responses_and_swaps_roles() {
+        let n =
+            response("permessage-deflate; server_max_window_bits=10; client_no_context_takeover")
+                .unwrap();
+        assert_eq!((n.server_max_window_bits, n.client_max_window_bits), (10, 15));
+        assert!(n.client_no_context_takeover && !n.server_no_context_takeover);
+        let mine = n.for_client();
+        assert_eq!((mine.server_max_window_bits, mine.client_max_window_bits), (15, 10));
+        assert!(mine.server_no_context_takeover && !mine.client_no_context_takeover);
+        assert_eq!(response("permessage-deflate").unwrap().server_max_window_bits, 15);
+    }
+
+    #[test]
+    fn rfc7692_7_client_refuses_invalid_responses() {
+        for bad in [
+            "deflate-frame",
+            "permessage-deflate; foo",
+            "permessage-deflate; server_max_window_bits",
+            "permessage-deflate; client_max_window_bits",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits=010",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+        ] {
+            assert_eq!(response(bad), None, "{bad}");
+        }
+    }
 
     fn cfg() -> DeflateConfig {
         DeflateConfig::default()
