@@ -13,6 +13,9 @@
 #   --url URL             test an already running server; start nothing
 #   --out DIR             reports and logs (default: target/autobahn)
 #   --timeout SECONDS     limit for wstest (default: 1200; env: AUTOBAHN_TIMEOUT)
+#   --offer-deflate       offer permessage-deflate on every connection, so that
+#                         groups 1-10 run with compression negotiated
+#                         (wstest_offer_deflate.py)
 #   --check-results NAME  also fail if the results differ from results/NAME.json
 #   --write-results NAME  write the results to results/NAME.json
 #
@@ -34,6 +37,7 @@ OUT="$ROOT/target/autobahn"
 TIMEOUT="${AUTOBAHN_TIMEOUT:-1200}"
 START_TIMEOUT="${WSHD_AUTOBAHN_START_TIMEOUT:-30}"
 SUMMARY_ARGS=()
+OFFER_DEFLATE=0
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
@@ -63,6 +67,10 @@ while [ $# -gt 0 ]; do
     esac
     shift 2
     ;;
+  --offer-deflate)
+    OFFER_DEFLATE=1
+    shift
+    ;;
   -h | --help) usage 0 ;;
   *)
     echo "run.sh: unknown argument: $1" >&2
@@ -80,7 +88,12 @@ rm -f "$OUT/spec.json" "$OUT/wstest.log" "$OUT/server.stdout" "$OUT/server.stder
   cat "$OUT/install.log" >&2
   die "could not install wstest"
 }
-WSTEST="$AUTOBAHN_HOME/bin/wstest"
+WSTEST=("$AUTOBAHN_HOME/bin/wstest")
+if [ "$OFFER_DEFLATE" = 1 ]; then
+  # The same interpreter and path as the installed wstest, through the wrapper.
+  WSTEST=(env -u PYTHONHOME "PYTHONPATH=$AUTOBAHN_HOME/site" PYTHONWARNINGS=ignore PYTHONDONTWRITEBYTECODE=1
+    "$(sed -n "s/^ *exec '\([^']*\)'.*/\1/p" "$AUTOBAHN_HOME/bin/wstest")" "$HERE/wstest_offer_deflate.py")
+fi
 
 # --- the server under test -------------------------------------------------
 SERVER_PID=""
@@ -181,7 +194,7 @@ PY
 say "running wstest -m fuzzingclient against $URL, cases $CASES${EXCLUDE:+ except $EXCLUDE} (log: $OUT/wstest.log)"
 START=$SECONDS
 WSTEST_RC=0
-(cd "$OUT" && timeout --kill-after=10 "$TIMEOUT" "$WSTEST" -m fuzzingclient -s spec.json) \
+(cd "$OUT" && timeout --kill-after=10 "$TIMEOUT" "${WSTEST[@]}" -m fuzzingclient -s spec.json) \
   >"$OUT/wstest.log" 2>&1 || WSTEST_RC=$?
 say "wstest finished in $((SECONDS - START)) s (exit status $WSTEST_RC)"
 

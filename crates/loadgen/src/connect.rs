@@ -93,17 +93,23 @@ pub struct Opened {
 }
 
 /// Opens `n` connections (TCP connect plus opening handshake), with at most `in_flight`
-/// attempts at a time, connection `i` bound to `sources[i % sources.len()]`.
+/// attempts at a time, connection `i` bound to `sources[i % sources.len()]`, each offering
+/// `extensions` if given.
 pub async fn open_all(
     target: &Target,
     n: usize,
     sources: &[Option<IpAddr>],
     in_flight: usize,
+    extensions: Option<&str>,
 ) -> Opened {
     let configs: Arc<Vec<ClientConfig>> = Arc::new(
         sources
             .iter()
-            .map(|&local_addr| ClientConfig { local_addr, ..ClientConfig::default() })
+            .map(|&local_addr| ClientConfig {
+                local_addr,
+                extensions: extensions.map(str::to_owned),
+                ..ClientConfig::default()
+            })
             .collect(),
     );
     let target = Arc::new(target.clone());

@@ -65,7 +65,9 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
     };
     server_ticks()?;
 
-    let opened = connect::open_all(&target, c.connections, &sources, c.concurrency).await;
+    let opened =
+        connect::open_all(&target, c.connections, &sources, c.concurrency, c.extensions.as_deref())
+            .await;
     let mut errors = opened.errors;
     if opened.sockets.is_empty() {
         report::print_errors(&errors);

@@ -42,11 +42,17 @@ pub async fn run(args: &IdleArgs) -> Result<(), Box<dyn Error>> {
     };
 
     let before = snapshot()?;
-    let opened = connect::open_all(&target, c.connections, &sources, c.concurrency).await;
+    let opened =
+        connect::open_all(&target, c.connections, &sources, c.concurrency, c.extensions.as_deref())
+            .await;
     let settle = SETTLE + Duration::from_secs_f64(args.hold_secs.max(0.0));
     tokio::time::sleep(settle).await;
     let after_open = snapshot()?;
     let mut errors = opened.errors;
+    if c.extensions.is_some() {
+        let agreed = opened.sockets.iter().filter(|(_, ws)| ws.extensions().is_some()).count();
+        eprintln!("extensions accepted on {agreed} of {} connections", opened.sockets.len());
+    }
 
     // One echo per connection, all at once.
     let mut tasks = JoinSet::new();

@@ -1,4 +1,5 @@
-//! `wshd-load`: the command line of the wshd load generator (idle memory, closed-loop echo).
+//! `wshd-load`: the command line of the wshd load generator (idle memory, closed-loop echo,
+//! decompression bomb).
 //!
 //! This file only parses arguments, builds the tokio runtime and hands over to a mode;
 //! the measuring lives in `idle` and `echo`, the /proc readings in `procstat`, the output
@@ -9,6 +10,7 @@
 //! 19,900 per process and run several processes (and server processes) beyond that.
 //! Methodology: shared/docs/performance.md §5.2.
 
+mod bomb;
 mod connect;
 mod echo;
 mod idle;
@@ -35,6 +37,26 @@ enum Mode {
     /// Closed-loop echo: C connections each keep D messages of B bytes in flight; reports
     /// msgs/s, round-trip percentiles and msgs per server CPU-second.
     Echo(EchoArgs),
+    /// Sends a decompression bomb under permessage-deflate (as one message, then in
+    /// fragments) and reports the server's close code, time to close, and peak RSS growth.
+    Bomb(BombArgs),
+}
+
+/// Options of `wshd-load bomb`.
+#[derive(Args, Debug)]
+pub struct BombArgs {
+    /// Server URL, `ws://host:port/path`; the server must accept permessage-deflate.
+    #[arg(long)]
+    url: String,
+    /// Pid of the server, whose RSS and peak RSS are read.
+    #[arg(long)]
+    server_pid: u32,
+    /// Size of the message once inflated, MiB of zeros.
+    #[arg(long, default_value_t = 64)]
+    inflated_mib: usize,
+    /// Fragments for the second run.
+    #[arg(long, default_value_t = 1000)]
+    fragments: usize,
 }
 
 /// Options shared by both modes.
@@ -59,6 +81,10 @@ struct Common {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// `Sec-WebSocket-Extensions` offer, e.g. `permessage-deflate; client_max_window_bits`;
+    /// when the server accepts it, every message is compressed both ways.
+    #[arg(long)]
+    extensions: Option<String>,
 }
 
 /// Options of `wshd-load idle`.
@@ -102,6 +128,7 @@ fn main() -> ExitCode {
     let threads = match &cli.mode {
         Mode::Idle(a) => a.common.threads,
         Mode::Echo(a) => a.common.threads,
+        Mode::Bomb(_) => 1,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
@@ -118,6 +145,7 @@ fn main() -> ExitCode {
         match &cli.mode {
             Mode::Idle(args) => idle::run(args).await,
             Mode::Echo(args) => echo::run(args).await,
+            Mode::Bomb(args) => bomb::run(args).await,
         }
     });
     match result {

@@ -13,14 +13,17 @@ pub struct Memory {
     pub rss: u64,
     /// `RssAnon`: the anonymous part of it (heap, stacks), which is what connections grow.
     pub rss_anon: u64,
+    /// `VmHWM`: the peak RSS over the process's life so far.
+    pub peak_rss: u64,
 }
 
-/// Reads `VmRSS` and `RssAnon` of `pid` (`"self"` for this process).
+/// Reads `VmRSS`, `RssAnon` and `VmHWM` of `pid` (`"self"` for this process).
 pub fn memory(pid: &str) -> io::Result<Memory> {
     let text = fs::read_to_string(format!("/proc/{pid}/status"))?;
     Ok(Memory {
         rss: kib_field(&text, "VmRSS:").ok_or_else(|| missing("VmRSS", pid))?,
         rss_anon: kib_field(&text, "RssAnon:").ok_or_else(|| missing("RssAnon", pid))?,
+        peak_rss: kib_field(&text, "VmHWM:").ok_or_else(|| missing("VmHWM", pid))?,
     })
 }
 
