@@ -29,8 +29,8 @@ def _accept(response):
 def _reset_with_offer(self):
     _reset(self)
     self.perMessageCompressionOffers = [
-        PerMessageDeflateOffer(accept_max_window_bits=True,
-                               accept_no_context_takeover=True)]
+        PerMessageDeflateOffer(acceptNoContextTakeover=True,
+                               acceptMaxWindowBits=True)]
     self.perMessageCompressionAccept = _accept
 
 
