@@ -1,8 +1,8 @@
 //! `wshd-load bomb`: sends a decompression bomb and reports how the server refused it.
 //!
 //! The bomb is `--inflated-mib` MiB of zeros (64 by default) sent compressed under
-//! permessage-deflate, once as a single message and once as `--fragments` fragments on a
-//! second connection. For each it reports the close code the server answered with, the
+//! permessage-deflate, once for each entry of `--fragments` (default: as one message,
+//! then as 1,000 fragments), each on a new connection. For each it reports the close code the server answered with, the
 //! time from the first byte sent to that close, and the growth of the server's peak RSS
 //! (`VmHWM`), which shows whether the server ever held the inflated message. It is a
 //! measurement, not a pass/fail test: the core's tests assert the behaviour.
@@ -28,7 +28,8 @@ pub async fn run(args: &BombArgs) -> Result<(), Box<dyn Error>> {
         ..ClientConfig::default()
     };
     let total = args.inflated_mib << 20;
-    for fragments in [1, args.fragments.max(1)] {
+    for &fragments in &args.fragments {
+        let fragments = fragments.max(1);
         let (mut ws, _) =
             connect(target.addr, Some(&target.host), &target.resource, &config).await?;
         if ws.extensions().is_none() {

@@ -54,9 +54,10 @@ pub struct BombArgs {
     /// Size of the message once inflated, MiB of zeros.
     #[arg(long, default_value_t = 64)]
     inflated_mib: usize,
-    /// Fragments for the second run.
-    #[arg(long, default_value_t = 1000)]
-    fragments: usize,
+    /// One run per value: the bomb sent as this many fragments, each run on a new
+    /// connection (e.g. `1000` alone measures the fragmented bomb on a fresh server).
+    #[arg(long, value_delimiter = ',', default_value = "1,1000")]
+    fragments: Vec<usize>,
 }
 
 /// Options shared by both modes.

@@ -28,6 +28,21 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Appends `extra` to a message buffer, growing it like `Vec` does (doubling) but
+    /// never to a capacity past `max_message_size`, so reassembling a message of the
+    /// largest allowed size never reserves twice the limit.
+    pub fn append_to_message(&self, buf: &mut Vec<u8>, extra: &[u8]) {
+        let needed = buf.len() + extra.len();
+        if needed > buf.capacity() {
+            let target =
+                needed.max(buf.capacity().saturating_mul(2)).min(self.max_message_size.max(needed));
+            buf.reserve_exact(target - buf.len());
+        }
+        buf.extend_from_slice(extra);
+    }
+}
+
 /// Limits on the HTTP head of the opening handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HandshakeLimits {

@@ -192,6 +192,11 @@ impl Connection {
         }
     }
 
+    /// The frame and message limits this connection enforces.
+    pub fn limits(&self) -> &Limits {
+        self.incoming.limits()
+    }
+
     /// Which end this is.
     pub fn role(&self) -> Role {
         self.role
@@ -279,6 +284,14 @@ impl Connection {
             self.events.clear();
             self.finish(Ending::Abnormal);
         }
+    }
+
+    /// Chooses how data arrives: with `on`, each message as a single [`Event::Data`] with
+    /// `fin` set, assembled in one buffer as its frames arrive (what a caller that wants
+    /// whole messages should use: nothing is copied twice); otherwise frame by frame, as
+    /// by default. Turning it off mid-message first queues the part already held.
+    pub fn set_whole_messages(&mut self, on: bool) {
+        self.incoming.set_whole_messages(on, &mut self.events);
     }
 
     /// Whether a frame or a fragmented message is partly received.

@@ -34,6 +34,8 @@ pub(crate) struct Incoming {
     frame: Option<InFrame>,
     message: Option<InMessage>,
     inflate: Inflate,
+    /// Hold a message's data until its final frame and deliver it as one piece.
+    whole_messages: bool,
     /// Set after a close frame or a violation: later bytes are ignored (§5.5.1).
     done: bool,
 }
@@ -72,6 +74,8 @@ struct InMessage {
     /// permessage-deflate: the message's first frame had RSV1.
     compressed: bool,
     utf8: Utf8Validator,
+    /// The data of completed frames, held in whole-message mode.
+    data: Vec<u8>,
 }
 
 impl Incoming {
@@ -84,6 +88,7 @@ impl Incoming {
             frame: None,
             message: None,
             inflate: Inflate::Off,
+            whole_messages: false,
             done: false,
         }
     }
@@ -96,6 +101,23 @@ impl Incoming {
         } else {
             Inflate::PerMessage(decompressor)
         };
+    }
+
+    /// Delivers each data message as one piece at its final frame (`on`), or frame by
+    /// frame. Turning it off in the middle of a message first queues what is held.
+    pub(crate) fn set_whole_messages(&mut self, on: bool, queue: &mut Queue) {
+        if self.whole_messages
+            && !on
+            && let Some(msg) = self.message.as_mut().filter(|m| !m.data.is_empty())
+        {
+            let data = std::mem::take(&mut msg.data);
+            queue.push_back(Ok(Event::Data { kind: msg.kind, data, fin: false }));
+        }
+        self.whole_messages = on;
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Whether a frame or a fragmented message is partly received.
@@ -209,6 +231,7 @@ impl Incoming {
                         inflated: 0,
                         compressed: rsv1 && matches!(self.inflate, Inflate::PerMessage(_)),
                         utf8: Utf8Validator::new(),
+                        data: Vec::new(),
                     });
                 }
                 _ => {}
@@ -344,13 +367,32 @@ impl Incoming {
                 Err(e) => return self.fail(e, queue),
             },
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                let limits = self.limits;
+                let whole = self.whole_messages;
                 let msg = self.message.as_mut().expect("data frame has a message");
                 let kind = msg.kind;
                 msg.inflated += frame.buf.len() as u64;
-                if frame.fin {
-                    if kind == MessageKind::Text && msg.utf8.finish().is_err() {
-                        return self.fail(ProtocolError::InvalidUtf8, queue);
+                if frame.fin && kind == MessageKind::Text && msg.utf8.finish().is_err() {
+                    return self.fail(ProtocolError::InvalidUtf8, queue);
+                }
+                if whole {
+                    // One buffer per message, whatever its number of frames or reads.
+                    let data = match std::mem::take(&mut msg.data) {
+                        held if held.is_empty() => frame.buf,
+                        mut held => {
+                            limits.append_to_message(&mut held, &frame.buf);
+                            held
+                        }
+                    };
+                    if !frame.fin {
+                        msg.data = data;
+                        return;
                     }
+                    self.message = None;
+                    queue.push_back(Ok(Event::Data { kind, data, fin: true }));
+                    return;
+                }
+                if frame.fin {
                     self.message = None;
                 }
                 // Consecutive pieces of one message queued in the same read are merged,
@@ -358,7 +400,7 @@ impl Incoming {
                 if let Some(Ok(Event::Data { data, fin, .. })) = queue.back_mut()
                     && !*fin
                 {
-                    data.extend_from_slice(&frame.buf);
+                    limits.append_to_message(data, &frame.buf);
                     *fin = frame.fin;
                     return;
                 }

@@ -169,13 +169,14 @@ impl WebSocket {
     /// closed the connection: its close frame has then been answered (through the
     /// handler's passive closing hook on the server side) and the transport closed.
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        self.conn.set_whole_messages(true);
         loop {
             let Some(frame) = self.next_frame().await? else { return Ok(None) };
             let Frame::Data { kind, data, fin } = frame else { continue };
             let (kind, data) = match self.partial.take() {
                 None => (kind, data),
                 Some((kind, mut head)) => {
-                    head.extend_from_slice(&data);
+                    self.conn.limits().append_to_message(&mut head, &data);
                     (kind, head)
                 }
             };
@@ -199,6 +200,7 @@ impl WebSocket {
     /// Returns `Ok(None)` when the peer closed the connection, as [`WebSocket::recv`] does.
     /// A message partly assembled by an earlier `recv` is returned first, as one piece.
     pub async fn recv_frame(&mut self) -> Result<Option<Frame>, Error> {
+        self.conn.set_whole_messages(false);
         if let Some((kind, data)) = self.partial.take() {
             return Ok(Some(Frame::Data { kind, data, fin: false }));
         }
