@@ -123,6 +123,8 @@ struct Outgoing {
     per_frame: bool,
     /// Whether new messages (or, for deflate-frame, frames) are compressed.
     enabled: bool,
+    /// Reused buffer for compressed payloads; freed with the idle buffers.
+    buf: Vec<u8>,
 }
 
 /// A WebSocket connection in the open or closing phase. See the module docs.
@@ -137,15 +139,15 @@ pub struct Connection {
     /// Kind of the outgoing message whose final fragment is not sent yet, and whether it
     /// is being compressed.
     sending: Option<(MessageKind, bool)>,
-    deflate: Option<Outgoing>,
-    /// Reused buffer for compressed payloads; freed with the idle buffers.
-    compressed: Vec<u8>,
+    /// Boxed, like `keepalive`: most connections never use it, and every byte here is
+    /// paid by every idle connection.
+    deflate: Option<Box<Outgoing>>,
     masks: Option<Box<dyn MaskSource>>,
     auto_pong: bool,
     peer_close: Option<Option<(u16, String)>>,
     close_timeout: Option<Duration>,
     close_deadline: Option<Instant>,
-    keepalive: Option<Keepalive>,
+    keepalive: Option<Box<Keepalive>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -182,7 +184,6 @@ impl Connection {
             sent: 0,
             sending: None,
             deflate: None,
-            compressed: Vec::new(),
             masks,
             auto_pong: true,
             peer_close: None,
@@ -232,12 +233,12 @@ impl Connection {
     /// Sends a ping when nothing arrived for `interval`, and fails the connection with
     /// 1011 when nothing arrives within `timeout` of that ping. `now` starts the clock.
     pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration, now: Instant) {
-        self.keepalive = Some(Keepalive {
+        self.keepalive = Some(Box::new(Keepalive {
             interval,
             timeout,
             phase: KeepalivePhase::Idle(now + interval),
             activity: false,
-        });
+        }));
     }
 
     /// Applies a negotiated compression extension (RFC 7692 permessage-deflate, or
@@ -247,8 +248,12 @@ impl Connection {
     pub fn set_compression(&mut self, compression: &Compression, cfg: &DeflateConfig) {
         let per_frame = matches!(compression, Compression::PerFrame(_));
         self.incoming.set_decompressor(compression.decompressor(), per_frame);
-        self.deflate =
-            Some(Outgoing { compressor: compression.compressor(cfg), per_frame, enabled: true });
+        self.deflate = Some(Box::new(Outgoing {
+            compressor: compression.compressor(cfg),
+            per_frame,
+            enabled: true,
+            buf: Vec::new(),
+        }));
     }
 
     /// Turns compression of outgoing messages off or back on (pywebsocket's
@@ -352,7 +357,7 @@ impl Connection {
         match self.deflate.as_mut().filter(|_| compress) {
             None => self.write_frame(fin, 0, opcode, data),
             Some(d) => {
-                let mut buf = std::mem::take(&mut self.compressed);
+                let mut buf = std::mem::take(&mut d.buf);
                 buf.clear();
                 // RFC 7692 §6: RSV1 on the first frame of a compressed message only;
                 // deflate-frame marks every compressed frame.
@@ -364,7 +369,9 @@ impl Connection {
                     opcode != OpCode::Continuation
                 };
                 self.write_frame(fin, if rsv1 { 0b100 } else { 0 }, opcode, &buf);
-                self.compressed = buf;
+                if let Some(d) = self.deflate.as_mut() {
+                    d.buf = buf;
+                }
             }
         }
         self.sending = if fin { None } else { Some((kind, compress)) };
@@ -496,8 +503,8 @@ impl Connection {
         if self.events.is_empty() && self.events.capacity() > 0 {
             self.events = VecDeque::new();
         }
-        if self.compressed.capacity() > 0 {
-            self.compressed = Vec::new();
+        if let Some(d) = self.deflate.as_mut().filter(|d| d.buf.capacity() > 0) {
+            d.buf = Vec::new();
         }
     }
 
@@ -505,7 +512,7 @@ impl Connection {
 
     /// The next instant at which [`Connection::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let keepalive = self.keepalive.map(|k| match k.phase {
+        let keepalive = self.keepalive.as_ref().map(|k| match k.phase {
             KeepalivePhase::Idle(at) | KeepalivePhase::AwaitingPong(at) => at,
         });
         match (self.close_deadline, keepalive) {
@@ -524,7 +531,7 @@ impl Connection {
             self.finish(Ending::CloseTimedOut);
             return;
         }
-        let Some(mut k) = self.keepalive else { return };
+        let Some(mut k) = self.keepalive.take() else { return };
         match k.phase {
             KeepalivePhase::Idle(at) if now >= at => {
                 if std::mem::take(&mut k.activity) || !self.can_send() {

@@ -134,12 +134,7 @@ async fn open(
     // A first frame sent right behind the request head belongs to the connection.
     conn.receive_data(&leftover);
     drop(leftover);
-    let info = Info {
-        resource: target,
-        protocol: accept.protocol,
-        extensions: accept.extensions,
-        peer_addr: peer,
-    };
+    let info = Info::new(target, accept.protocol, accept.extensions, peer);
     let timing = Timing { linger: cfg.linger_timeout, write_high_water: cfg.write_high_water };
     let ws = WebSocket::new(io, conn, info, timing, Some(handler.clone()));
     Some((ws, handler))

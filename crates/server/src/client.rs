@@ -180,12 +180,12 @@ async fn handshake(
     }
     conn.set_close_timeout(Some(config.close_timeout));
     conn.receive_data(&buf[used..]);
-    let info = Info {
-        resource: resource.to_owned(),
-        protocol: accepted.protocol.clone(),
-        extensions: response.headers.get_str("Sec-WebSocket-Extensions").map(str::to_owned),
-        peer_addr: addr,
-    };
+    let info = Info::new(
+        resource.to_owned(),
+        accepted.protocol.clone(),
+        response.headers.get_str("Sec-WebSocket-Extensions").map(str::to_owned),
+        addr,
+    );
     let timing = Timing { linger: Duration::from_secs(2), write_high_water: 64 * 1024 };
     Ok((WebSocket::new(io, conn, info, timing, None), accepted))
 }

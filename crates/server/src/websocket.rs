@@ -64,9 +64,30 @@ pub enum Frame {
 #[derive(Debug, Clone)]
 pub(crate) struct Info {
     pub(crate) resource: String,
+    /// Subprotocol and extensions, boxed and present only when something was agreed:
+    /// most connections have neither, and every idle connection pays for this struct.
+    pub(crate) agreed: Option<Box<Agreed>>,
+    pub(crate) peer_addr: SocketAddr,
+}
+
+/// The subprotocol and `Sec-WebSocket-Extensions` value of the 101 response.
+#[derive(Debug, Clone)]
+pub(crate) struct Agreed {
     pub(crate) protocol: Option<String>,
     pub(crate) extensions: Option<String>,
-    pub(crate) peer_addr: SocketAddr,
+}
+
+impl Info {
+    pub(crate) fn new(
+        resource: String,
+        protocol: Option<String>,
+        extensions: Option<String>,
+        peer_addr: SocketAddr,
+    ) -> Info {
+        let agreed = (protocol.is_some() || extensions.is_some())
+            .then(|| Box::new(Agreed { protocol, extensions }));
+        Info { resource, agreed, peer_addr }
+    }
 }
 
 /// Timeouts the driver applies around the core.
@@ -116,12 +137,12 @@ impl WebSocket {
 
     /// The negotiated subprotocol, if any.
     pub fn protocol(&self) -> Option<&str> {
-        self.info.protocol.as_deref()
+        self.info.agreed.as_ref().and_then(|a| a.protocol.as_deref())
     }
 
     /// The `Sec-WebSocket-Extensions` value of the 101 response, if any.
     pub fn extensions(&self) -> Option<&str> {
-        self.info.extensions.as_deref()
+        self.info.agreed.as_ref().and_then(|a| a.extensions.as_deref())
     }
 
     /// The peer's address.
