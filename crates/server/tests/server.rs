@@ -61,6 +61,19 @@ impl Handler for EchoNoExt {
     }
 }
 
+/// Echo that asks the client for a 10-bit window and no context takeover.
+struct EchoSmallWindow;
+impl Handler for EchoSmallWindow {
+    async fn do_extra_handshake(&self, req: &mut HandshakeRequest) -> Result<(), Rejection> {
+        req.force_client_max_window_bits(10);
+        req.force_client_no_context_takeover();
+        Ok(())
+    }
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        Echo.transfer_data(ws).await;
+    }
+}
+
 /// Returns at once: the server must close with 1000.
 struct Quit;
 impl Handler for Quit {
@@ -88,6 +101,7 @@ fn router() -> Router {
     Router::new()
         .route("/echo", Echo)
         .route("/echo_noext", EchoNoExt)
+        .route("/echo_small_window", EchoSmallWindow)
         .route("/chat", Chat)
         .route("/quit", Quit)
         .route("/closer", Closer)
@@ -462,4 +476,48 @@ async fn rfc7692_declined_by_the_handler_or_the_server_config() {
     let mut c = Raw::connect(addr).await;
     c.send(upgrade("/echo", offer).as_bytes()).await;
     assert!(!c.head().await.contains("Sec-WebSocket-Extensions"));
+}
+
+#[tokio::test]
+async fn rfc7692_7_1_2_2_handler_forces_client_window_and_no_context_takeover() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+    c.send(upgrade("/echo_small_window", offer).as_bytes()).await;
+    let head = c.head().await;
+    assert!(
+        head.contains("\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10; client_no_context_takeover\r\n"),
+        "{head}"
+    );
+    // The crate's client follows what the server asked for, and the echo still works.
+    let config = ClientConfig {
+        extensions: Some("permessage-deflate; client_max_window_bits".into()),
+        ..ClientConfig::default()
+    };
+    let (mut ws, _) = connect(addr, None, "/echo_small_window", &config).await.unwrap();
+    for _ in 0..3 {
+        ws.send_text(&"abc".repeat(3000)).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(Message::Text("abc".repeat(3000))));
+    }
+}
+
+#[tokio::test]
+async fn deflate_frame_is_negotiated_only_when_enabled_and_only_one_extension_wins() {
+    let offer = "Sec-WebSocket-Extensions: x-webkit-deflate-frame, permessage-deflate\r\n";
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/echo", offer).as_bytes()).await;
+    assert!(c.head().await.contains("\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"));
+
+    let mut config = Config::default();
+    config.deflate.deflate_frame = true;
+    let addr = start(config).await;
+    let mut c = Raw::connect(addr).await;
+    let mut bytes = upgrade("/echo", offer).into_bytes();
+    bytes.extend(frame(0x81, b"Hello"));
+    c.send(&bytes).await;
+    let head = c.head().await;
+    assert!(head.contains("\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n"), "{head}");
+    // deflate-frame: the echo is one compressed frame with RSV1.
+    assert_eq!(c.frame().await, (0xc1, vec![0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]));
 }
