@@ -3,7 +3,7 @@
 //! A target decodes its input, drives the sans-I/O core and hands what came out to the
 //! checks here. The oracle is "documented outcomes only" (style rule 9): a panic, an error
 //! the docs do not promise, or bytes on the wire that are not valid frames stop the run as
-//! a crash. This crate is not part of the main workspace; `crates/proto/tests/hostile.rs`
+//! a crash. This crate is not part of the main workspace; `crates/proto/tests/integration/hostile.rs`
 //! keeps a copy of the frame-reader oracle so that plain `cargo test` replays the inputs
 //! committed under `fuzz/regressions/`.
 

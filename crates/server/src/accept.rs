@@ -79,11 +79,7 @@ async fn open(
     let key = upgrade.key.clone();
     let mut hreq = HandshakeRequest::new(upgrade, peer);
     if let Err(r) = handler.do_extra_handshake(&mut hreq).await {
-        let mut e = HandshakeError::new(r.status, r.reason);
-        for (n, v) in r.headers {
-            e = e.with_header(n, v);
-        }
-        return refuse(&mut io, peer, &target, &e, &shared).await;
+        return refuse(&mut io, peer, &target, &r.into(), &shared).await;
     }
     // RFC 7692 §5: the first acceptable compression offer wins, after the handler had
     // its say (decline, or force client parameters).

@@ -10,7 +10,9 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use wshd_proto::deflate::{FrameResponseOverrides, ResponseOverrides};
-use wshd_proto::handshake::{ExtensionOffer, Headers, UpgradeRequest, is_field_value, is_token};
+use wshd_proto::handshake::{
+    ExtensionOffer, HandshakeError, Headers, UpgradeRequest, is_field_value, is_token,
+};
 
 use crate::websocket::WebSocket;
 
@@ -77,34 +79,36 @@ impl<H: Handler> DynHandler for H {
     }
 }
 
-/// A refusal of the opening handshake: the HTTP status sent instead of the 101.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub(crate) status: u16,
-    pub(crate) reason: String,
-    pub(crate) headers: Vec<(String, String)>,
-}
+/// A refusal of the opening handshake: the HTTP status sent instead of the 101, with a
+/// reason (logged, and sent as the body) and optional headers.
+#[derive(Debug, Clone)]
+pub struct Rejection(HandshakeError);
 
 impl Rejection {
     /// Refuses with `status` (e.g. 403) and a short reason sent as the body and logged.
     pub fn new(status: u16, reason: impl Into<String>) -> Self {
-        Rejection { status, reason: reason.into(), headers: Vec::new() }
+        Rejection(HandshakeError::new(status, reason.into()))
     }
 
     /// Adds a header to the error response.
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
+    pub fn with_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        Rejection(self.0.with_header(name, value))
     }
 
     /// The status sent.
     pub fn status(&self) -> u16 {
-        self.status
+        self.0.status()
     }
 
     /// The reason given.
     pub fn reason(&self) -> &str {
-        &self.reason
+        self.0.reason()
+    }
+}
+
+impl From<Rejection> for HandshakeError {
+    fn from(r: Rejection) -> HandshakeError {
+        r.0
     }
 }
 

@@ -6,46 +6,11 @@
 use std::time::{Duration, Instant};
 
 use wshd_proto::frame::FrameHeader;
-use wshd_proto::frame::mask::extend_masked;
+
+use super::support::{FixedMask, KEY, client_frame, data, events, server, take_output};
 use wshd_proto::{
-    Connection, Ending, Event, Limits, MaskSource, MessageKind, ProtocolError, State, UsageError,
+    Connection, Ending, Event, Limits, MessageKind, ProtocolError, State, UsageError,
 };
-
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A frame as a client sends it: masked with `KEY`.
-fn client_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    FrameHeader { fin, rsv, opcode, mask: Some(KEY), payload_len: payload.len() as u64 }
-        .encode(&mut out);
-    extend_masked(&mut out, payload, KEY, 0);
-    out
-}
-
-fn server() -> Connection {
-    Connection::server(Limits::default())
-}
-
-fn events(c: &mut Connection) -> Vec<Result<Event, ProtocolError>> {
-    std::iter::from_fn(|| c.next_event()).collect()
-}
-
-fn take_output(c: &mut Connection) -> Vec<u8> {
-    let out = c.data_to_send().to_vec();
-    c.advance_sent(out.len());
-    out
-}
-
-fn data(kind: MessageKind, bytes: &[u8], fin: bool) -> Result<Event, ProtocolError> {
-    Ok(Event::Data { kind, data: bytes.to_vec(), fin })
-}
-
-struct FixedMask;
-impl MaskSource for FixedMask {
-    fn next_mask(&mut self) -> [u8; 4] {
-        KEY
-    }
-}
 
 /// Feeds `input` to a server and returns the close code of the error it fails with.
 fn failure_code(input: &[u8]) -> (ProtocolError, Vec<u8>) {

@@ -7,29 +7,10 @@ use wshd_proto::deflate::{
     negotiate,
 };
 use wshd_proto::frame::FrameHeader;
-use wshd_proto::frame::mask::extend_masked;
 use wshd_proto::handshake::parse_extensions;
 use wshd_proto::{Connection, Ending, Event, Limits, MessageKind, ProtocolError};
 
-const KEY: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
-
-fn client_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    FrameHeader { fin, rsv, opcode, mask: Some(KEY), payload_len: payload.len() as u64 }
-        .encode(&mut out);
-    extend_masked(&mut out, payload, KEY, 0);
-    out
-}
-
-fn take_output(c: &mut Connection) -> Vec<u8> {
-    let out = c.data_to_send().to_vec();
-    c.advance_sent(out.len());
-    out
-}
-
-fn events(c: &mut Connection) -> Vec<Result<Event, ProtocolError>> {
-    std::iter::from_fn(|| c.next_event()).collect()
-}
+use super::support::{client_frame, events, take_output};
 
 fn negotiated(offer: &str) -> Compression {
     let offers = parse_extensions(offer).unwrap();

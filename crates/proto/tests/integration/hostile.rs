@@ -23,7 +23,7 @@ use wshd_proto::handshake::{
     parse_request_from, parse_response, parse_token_list, validate_response, validate_upgrade,
 };
 use wshd_proto::{
-    CloseCode, Connection, Ending, Event, HandshakeLimits, Limits, MaskSource, MessageKind, OpCode,
+    CloseCode, Connection, Ending, Event, HandshakeLimits, Limits, MessageKind, OpCode,
     ProtocolError, Role, State, UsageError,
 };
 
@@ -110,9 +110,9 @@ static ALLOCATOR: counting::Counting = counting::Counting;
 
 use counting::peak_during;
 
-// ---- helpers -----------------------------------------------------------------------------
+use super::support::{FixedMask, KEY, events, server, take_output};
 
-const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+// ---- helpers -----------------------------------------------------------------------------
 
 /// A frame written by hand, masked byte by byte: independent of the crate's encoder so the
 /// differential test does not trust the code it tests twice.
@@ -152,29 +152,8 @@ fn client_header(opcode: u8, len: u64) -> Vec<u8> {
     out
 }
 
-fn server() -> Connection {
-    Connection::server(Limits::default())
-}
-
-struct FixedMask;
-impl MaskSource for FixedMask {
-    fn next_mask(&mut self) -> [u8; 4] {
-        KEY
-    }
-}
-
 fn client() -> Connection {
     Connection::client(Limits::default(), Box::new(FixedMask))
-}
-
-fn events(c: &mut Connection) -> Vec<Result<Event, ProtocolError>> {
-    std::iter::from_fn(|| c.next_event()).collect()
-}
-
-fn take_output(c: &mut Connection) -> Vec<u8> {
-    let out = c.data_to_send().to_vec();
-    c.advance_sent(out.len());
-    out
 }
 
 /// The unmasked close frame a server sends when it fails with `code`.

@@ -1,0 +1,11 @@
+//! wshd-proto's integration tests, one binary: the connection driven with bytes in and
+//! bytes out, with no sockets and no clock.
+//!
+//! - `rfc6455`: framing, masking, fragmentation, UTF-8, closing handshake, timers;
+//! - `rfc7692`: permessage-deflate and deflate-frame through the connection;
+//! - `hostile`: hostile peers, with a counting allocator, and the fuzz regression replay.
+
+mod hostile;
+mod rfc6455;
+mod rfc7692;
+mod support;
