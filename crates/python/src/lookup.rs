@@ -1,0 +1,37 @@
+//! [`HandlerTree::lookup`]: from a request target to the handlers that serve it.
+//!
+//! pywebsocket's `get_handler_suite`: a `#fragment` is split off first, then a `?query`;
+//! the remaining path is looked up exactly and case-sensitively. A non-empty fragment on a
+//! path that has handlers is an error the caller answers with 400. This module does not
+//! load anything and does not answer requests.
+
+use crate::loader::{HandlerTree, Handlers};
+
+/// The outcome of [`HandlerTree::lookup`].
+#[derive(Debug)]
+pub enum Lookup<'a> {
+    /// The path has handlers.
+    Found(&'a Handlers),
+    /// The path has handlers but the target carries a fragment: answer 400
+    /// ("Fragment identifiers MUST NOT be used on WebSocket URIs").
+    FragmentOnHandled,
+    /// No handlers for this path (pywebsocket falls through to HTTP, usually a 404).
+    NotFound,
+}
+
+impl HandlerTree {
+    /// The handlers for a request target such as `/echo?x=1`.
+    pub fn lookup(&self, target: &str) -> Lookup<'_> {
+        let (resource, fragment) = match target.split_once('#') {
+            Some((resource, fragment)) => (resource, fragment),
+            None => (target, ""),
+        };
+        let path = resource.split_once('?').map_or(resource, |(path, _query)| path);
+        match self.handlers.get(path) {
+            // pywebsocket tests the fragment for truth: `/echo#` is served.
+            Some(_) if !fragment.is_empty() => Lookup::FragmentOnHandled,
+            Some(handlers) => Lookup::Found(handlers),
+            None => Lookup::NotFound,
+        }
+    }
+}
