@@ -79,6 +79,11 @@ async fn open(
     let key = upgrade.key.clone();
     let mut hreq = HandshakeRequest::new(upgrade, peer);
     if let Err(r) = handler.do_extra_handshake(&mut hreq).await {
+        if r.is_abort() {
+            tracing::info!(%peer, resource = %target, "handshake aborted by the handler: {}", r.reason());
+            let _ = io.shutdown().await;
+            return None;
+        }
         return refuse(&mut io, peer, &target, &r.into(), &shared).await;
     }
     // RFC 7692 §5: the first acceptable compression offer wins, after the handler had
@@ -94,6 +99,7 @@ async fn open(
             )
         })
         .flatten();
+    let state = hreq.state.take();
     let accept = Accept {
         protocol: hreq.protocol.take(),
         extensions: compression
@@ -130,7 +136,7 @@ async fn open(
     // A first frame sent right behind the request head belongs to the connection.
     conn.receive_data(&leftover);
     drop(leftover);
-    let info = Info::new(target, accept.protocol, accept.extensions, peer);
+    let info = Info::new(target, accept.protocol, accept.extensions, state, peer);
     let timing = Timing { linger: cfg.linger_timeout, write_high_water: cfg.write_high_water };
     let ws = WebSocket::new(io, conn, info, timing, Some(handler.clone()));
     Some((ws, handler))

@@ -184,6 +184,7 @@ async fn handshake(
         resource.to_owned(),
         accepted.protocol.clone(),
         response.headers.get_str("Sec-WebSocket-Extensions").map(str::to_owned),
+        None,
         addr,
     );
     let timing = Timing { linger: Duration::from_secs(2), write_high_water: 64 * 1024 };

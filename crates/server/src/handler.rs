@@ -14,7 +14,7 @@ use wshd_proto::handshake::{
     ExtensionOffer, HandshakeError, Headers, UpgradeRequest, is_field_value, is_token,
 };
 
-use crate::websocket::WebSocket;
+use crate::websocket::{HandlerState, WebSocket};
 
 /// A future a [`DynHandler`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -80,11 +80,26 @@ impl<H: Handler> DynHandler for H {
 }
 
 /// A refusal of the opening handshake: the HTTP status sent instead of the 101, with a
-/// reason (logged, and sent as the body) and optional headers.
+/// reason (logged, and sent as the body) and optional headers; or, made with
+/// [`Rejection::abort`], closing the connection without sending anything.
 #[derive(Debug, Clone)]
 pub struct Rejection(HandshakeError);
 
+/// The status a [`Rejection::abort`] carries: never sent.
+const ABORT: u16 = 0;
+
 impl Rejection {
+    /// Closes the connection without any response (pywebsocket's `AbortedByUserException`;
+    /// a handler that wrote its own bytes uses it).
+    pub fn abort(reason: impl Into<String>) -> Self {
+        Rejection(HandshakeError::new(ABORT, reason.into()))
+    }
+
+    /// Whether this rejection sends nothing.
+    pub fn is_abort(&self) -> bool {
+        self.0.status() == ABORT
+    }
+
     /// Refuses with `status` (e.g. 403) and a short reason sent as the body and logged.
     pub fn new(status: u16, reason: impl Into<String>) -> Self {
         Rejection(HandshakeError::new(status, reason.into()))
@@ -121,6 +136,7 @@ pub struct HandshakeRequest {
     pub(crate) protocol: Option<String>,
     pub(crate) response_headers: Vec<(String, String)>,
     pub(crate) compression: CompressionChoice,
+    pub(crate) state: Option<HandlerState>,
 }
 
 /// What the handler asked of compression negotiation.
@@ -139,6 +155,7 @@ impl HandshakeRequest {
             protocol: None,
             response_headers: Vec::new(),
             compression: CompressionChoice::default(),
+            state: None,
         }
     }
 
@@ -196,6 +213,17 @@ impl HandshakeRequest {
         Ok(())
     }
 
+    /// Chooses the subprotocol of the 101 without checking it against the client's offer,
+    /// as pywebsocket does (its handlers may answer any token). Prefer
+    /// [`HandshakeRequest::select_protocol`]; this exists for compatibility layers.
+    pub fn force_protocol(&mut self, protocol: &str) -> Result<(), Rejection> {
+        if !is_token(protocol) {
+            return Err(Rejection::new(400, format!("invalid subprotocol {protocol:?}")));
+        }
+        self.protocol = Some(protocol.to_owned());
+        Ok(())
+    }
+
     /// The subprotocol chosen so far.
     pub fn selected_protocol(&self) -> Option<&str> {
         self.protocol.as_deref()
@@ -212,6 +240,12 @@ impl HandshakeRequest {
         }
         self.response_headers.push((name.to_owned(), value.to_owned()));
         Ok(())
+    }
+
+    /// Keeps a value for the transfer phase: [`WebSocket::take_handler_state`] returns it.
+    /// (pywebsocket handlers keep one `request` object across both hooks.)
+    pub fn set_state(&mut self, state: HandlerState) {
+        self.state = Some(state);
     }
 
     /// Refuses every compression extension the client offered (pywebsocket handlers do

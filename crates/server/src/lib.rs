@@ -23,8 +23,8 @@ mod websocket;
 
 pub use config::Config;
 pub use error::Error;
-pub use handler::{DynHandler, Handler, HandshakeRequest, Rejection};
+pub use handler::{BoxFuture, DynHandler, Handler, HandshakeRequest, Rejection};
 pub use listener::Server;
 pub use router::Router;
-pub use websocket::{Frame, Message, WebSocket};
+pub use websocket::{Frame, HandlerState, Message, WebSocket};
 pub use wshd_proto::{Limits, MessageKind};

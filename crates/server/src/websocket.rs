@@ -58,10 +58,17 @@ pub enum Frame {
     Ping(Vec<u8>),
     /// A pong.
     Pong(Vec<u8>),
+    /// The peer's close frame (its code, `None` for an empty body, and reason). Only
+    /// returned after [`WebSocket::set_manual_close_reply`]; answer it with
+    /// [`WebSocket::close`].
+    Close(Option<u16>, String),
 }
 
+/// State a handler keeps from its extra handshake to its transfer phase.
+pub type HandlerState = Box<dyn std::any::Any + Send>;
+
 /// What the handshake settled, kept for the life of the connection.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Info {
     pub(crate) resource: String,
     /// Subprotocol and extensions, boxed and present only when something was agreed:
@@ -70,11 +77,22 @@ pub(crate) struct Info {
     pub(crate) peer_addr: SocketAddr,
 }
 
-/// The subprotocol and `Sec-WebSocket-Extensions` value of the 101 response.
-#[derive(Debug, Clone)]
+/// The subprotocol and `Sec-WebSocket-Extensions` value of the 101 response, and the
+/// state the handler left for its transfer phase.
 pub(crate) struct Agreed {
     pub(crate) protocol: Option<String>,
     pub(crate) extensions: Option<String>,
+    pub(crate) state: Option<HandlerState>,
+}
+
+impl std::fmt::Debug for Agreed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agreed")
+            .field("protocol", &self.protocol)
+            .field("extensions", &self.extensions)
+            .field("state", &self.state.is_some())
+            .finish()
+    }
 }
 
 impl Info {
@@ -82,10 +100,11 @@ impl Info {
         resource: String,
         protocol: Option<String>,
         extensions: Option<String>,
+        state: Option<HandlerState>,
         peer_addr: SocketAddr,
     ) -> Info {
-        let agreed = (protocol.is_some() || extensions.is_some())
-            .then(|| Box::new(Agreed { protocol, extensions }));
+        let agreed = (protocol.is_some() || extensions.is_some() || state.is_some())
+            .then(|| Box::new(Agreed { protocol, extensions, state }));
         Info { resource, agreed, peer_addr }
     }
 }
@@ -109,6 +128,8 @@ pub struct WebSocket {
     partial: Option<(MessageKind, Vec<u8>)>,
     /// Set once a terminal result (`Ok(None)` or an error) has been returned.
     finished: bool,
+    /// The caller answers the peer's close itself (see `set_manual_close_reply`).
+    manual_close_reply: bool,
     /// The timer for the core's next deadline, allocated only while one is armed.
     timer: Option<Pin<Box<Sleep>>>,
 }
@@ -127,7 +148,17 @@ impl WebSocket {
         timing: Timing,
         handler: Option<Arc<dyn DynHandler>>,
     ) -> Self {
-        WebSocket { io, conn, info, timing, handler, partial: None, finished: false, timer: None }
+        WebSocket {
+            io,
+            conn,
+            info,
+            timing,
+            handler,
+            partial: None,
+            finished: false,
+            manual_close_reply: false,
+            timer: None,
+        }
     }
 
     /// The request target the connection was opened with (path and query).
@@ -168,6 +199,26 @@ impl WebSocket {
     /// by [`WebSocket::recv_frame`] and answering them is up to the caller.
     pub fn set_auto_pong(&mut self, on: bool) {
         self.conn.set_auto_pong(on);
+    }
+
+    /// Takes the state the handler stored with [`crate::HandshakeRequest::set_state`].
+    pub fn take_handler_state(&mut self) -> Option<HandlerState> {
+        self.info.agreed.as_mut().and_then(|a| a.state.take())
+    }
+
+    /// Makes [`WebSocket::recv_frame`] return the peer's close frame as [`Frame::Close`]
+    /// instead of answering it through the handler's passive closing hook; the caller then
+    /// answers with [`WebSocket::close`]. For bridges that run the hook elsewhere.
+    pub fn set_manual_close_reply(&mut self, on: bool) {
+        self.manual_close_reply = on;
+    }
+
+    /// Closes the transport at once, without a close frame (pywebsocket's
+    /// `AbortedByUserException`). Queued bytes are still written first.
+    pub async fn abort(&mut self) {
+        self.finished = true;
+        let _ = self.flush().await;
+        let _ = self.io.shutdown().await;
     }
 
     /// Turns compression of outgoing messages off or on, when an extension was negotiated
@@ -240,6 +291,11 @@ impl WebSocket {
                 Some(Ok(Event::Ping(p))) => return Ok(Some(Frame::Ping(p))),
                 Some(Ok(Event::Pong(p))) => return Ok(Some(Frame::Pong(p))),
                 Some(Ok(Event::Close(code))) => {
+                    if self.manual_close_reply && self.conn.state() == State::CloseReceived {
+                        let (code, reason) =
+                            code.map_or((None, String::new()), |(c, r)| (Some(c), r));
+                        return Ok(Some(Frame::Close(code, reason)));
+                    }
                     if self.conn.state() == State::CloseReceived {
                         let (code, reason) = self.passive_close_reply(code.as_ref());
                         if let Err(e) = self.conn.close(code, &reason, Instant::now().into_std()) {
@@ -392,6 +448,24 @@ impl WebSocket {
     pub async fn pong(&mut self, payload: &[u8]) -> Result<(), Error> {
         self.conn.send_pong(payload)?;
         self.flush().await
+    }
+
+    /// Writes `data` to the transport as it is, after anything queued: no framing. For
+    /// handlers that forge their own frames (pywebsocket's `request.connection.write`).
+    pub async fn write_raw(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.flush().await?;
+        self.io.write_all(data).await?;
+        Ok(())
+    }
+
+    /// Reads up to `len` bytes straight from the transport, fewer only at end of file,
+    /// bypassing the frame parser (pywebsocket's `request.connection.read`). Bytes the
+    /// parser already received are not returned.
+    pub async fn read_raw(&mut self, len: usize) -> Result<Vec<u8>, Error> {
+        use tokio::io::AsyncReadExt;
+        let mut buf = Vec::with_capacity(len.min(64 * 1024));
+        (&mut self.io).take(len as u64).read_to_end(&mut buf).await?;
+        Ok(buf)
     }
 
     /// Writes out everything queued.
