@@ -6,16 +6,24 @@
 //! files that fail, applies an alias map file (`-m`), and [`HandlerTree::lookup`] maps a
 //! request target to the file's three functions ([`Handlers`]).
 //!
-//! It does not call the handlers: there is no `request` object, no `mod_pywebsocket` shim
-//! and nothing about connections or streams yet. [`runtime`] owns interpreter start-up.
+//! [`PythonHandler`] serves a loaded file through the server's handler API: the
+//! `request` object, `request.ws_stream` (one OS thread per connection, the GIL released
+//! while it waits on the network), and pywebsocket's exception semantics. The modules
+//! handlers import (`pywebsocket3.*`, also as `mod_pywebsocket.*`) are embedded from
+//! `python/`. [`runtime`] owns interpreter start-up.
 
+mod bridge;
 mod error;
+mod handler;
 mod loader;
 mod lookup;
 mod map_file;
+mod modules;
 pub mod runtime;
 mod scan;
+mod stream;
 
 pub use error::{LoadError, SourceWarning};
+pub use handler::PythonHandler;
 pub use loader::{HandlerTree, Handlers, LoadOptions};
 pub use lookup::Lookup;

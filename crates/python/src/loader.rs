@@ -89,6 +89,11 @@ impl HandlerTree {
         Ok((HandlerTree { handlers }, warnings))
     }
 
+    /// Every resource path (aliases included) with its handlers, for building a router.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Arc<Handlers>)> {
+        self.handlers.iter().map(|(path, handlers)| (path.as_str(), handlers))
+    }
+
     /// Every registered resource path (aliases included), sorted.
     pub fn resources(&self) -> Vec<&str> {
         let mut resources: Vec<&str> = self.handlers.keys().map(String::as_str).collect();

@@ -12,8 +12,20 @@ use pyo3::Python;
 /// installed**: SIGINT and SIGTERM stay with the Rust process (e.g. `tokio::signal`), and a
 /// handler file never sees `KeyboardInterrupt`. The interpreter is never finalised, so
 /// Python `atexit` hooks do not run at process exit.
+///
+/// It also installs the embedded `pywebsocket3` / `mod_pywebsocket` modules; if they fail
+/// to import (a bug in the embedded sources), that is logged and handlers importing them
+/// will fail to load with a source warning.
 pub fn initialize() {
+    static MODULES: std::sync::Once = std::sync::Once::new();
     Python::initialize();
+    MODULES.call_once(|| {
+        Python::attach(|py| {
+            if let Err(e) = crate::modules::install(py) {
+                tracing::error!("installing the embedded pywebsocket3 modules failed: {e}");
+            }
+        });
+    });
 }
 
 #[cfg(all(test, target_os = "linux"))]

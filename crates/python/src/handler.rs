@@ -1,0 +1,348 @@
+//! [`PythonHandler`]: a loaded `*_wsh.py` file served through the server's handler API.
+//!
+//! The extra handshake runs on tokio's blocking pool; `web_socket_transfer_data` runs on
+//! an OS thread of its own for the connection's life, talking to the connection through
+//! [`crate::bridge`]. The `request` object is built for the extra handshake and handed to
+//! the transfer phase, as pywebsocket keeps one request per connection. Exceptions become
+//! what pywebsocket.md §2.4 says the peer sees. Nothing here touches sockets.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use tokio::sync::mpsc::unbounded_channel;
+use wshd_proto::handshake::ExtensionOffer;
+use wshd_server::BoxFuture;
+use wshd_server::{DynHandler, HandshakeRequest, Rejection, WebSocket};
+
+use crate::bridge::{self, Cmd, Outcome};
+use crate::loader::Handlers;
+use crate::stream::Stream;
+
+/// Serves one resource with the hooks of one handler file.
+pub struct PythonHandler {
+    handlers: Arc<Handlers>,
+}
+
+impl PythonHandler {
+    /// A handler for the file whose hooks are `handlers`.
+    pub fn new(handlers: Arc<Handlers>) -> Self {
+        PythonHandler { handlers }
+    }
+}
+
+/// The request object, kept from the extra handshake to the transfer phase.
+struct RequestState(Py<PyAny>);
+
+/// What the extra handshake needs from the HTTP request, owned, for the blocking pool.
+struct HandshakeInput {
+    resource: String,
+    headers: Vec<(String, String)>,
+    origin: Option<String>,
+    protocols: Option<Vec<String>>,
+    extensions: Vec<ExtensionOffer>,
+    offered_extensions: bool,
+    peer: SocketAddr,
+}
+
+/// What the extra handshake decided.
+struct HandshakeOutput {
+    request: Py<PyAny>,
+    protocol: Option<String>,
+    headers: Vec<(String, String)>,
+    decline_compression: bool,
+    client_max_window_bits: Option<u8>,
+    client_no_context_takeover: bool,
+}
+
+impl HandshakeInput {
+    fn new(req: &HandshakeRequest) -> Self {
+        HandshakeInput {
+            resource: req.resource().to_owned(),
+            headers: req
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.to_owned(), String::from_utf8_lossy(v).into_owned()))
+                .collect(),
+            origin: req.origin().map(str::to_owned),
+            protocols: req
+                .header("Sec-WebSocket-Protocol")
+                .map(|_| req.requested_protocols().to_vec()),
+            extensions: req.extension_offers().to_vec(),
+            offered_extensions: !req.extension_offers().is_empty(),
+            peer: req.peer_addr(),
+        }
+    }
+}
+
+fn extra_handshake(
+    py: Python<'_>,
+    handlers: &Handlers,
+    input: HandshakeInput,
+) -> Result<HandshakeOutput, Rejection> {
+    let internal = |e: PyErr| {
+        tracing::error!("building the request object failed: {e}");
+        Rejection::new(500, "internal error building the request object")
+    };
+    let request = build_request(py, &input).map_err(internal)?;
+    if let Err(e) = handlers.extra_handshake.bind(py).call1((&request,)) {
+        if is_instance(py, &e, "pywebsocket3.handshake", "AbortedByUserException") {
+            return Err(Rejection::abort(
+                "AbortedByUserException in web_socket_do_extra_handshake",
+            ));
+        }
+        // pywebsocket wraps any other exception, a HandshakeException's status included,
+        // into a 403.
+        let trace = traceback(py, &e);
+        tracing::info!(path = %handlers.path.display(), "web_socket_do_extra_handshake raised: {trace}");
+        return Err(Rejection::new(403, format!("handshake refused by the handler: {e}")));
+    }
+    read_choices(py, request, input.offered_extensions).map_err(internal)
+}
+
+fn build_request<'py>(py: Python<'py>, input: &HandshakeInput) -> PyResult<Bound<'py, PyAny>> {
+    let wshd = py.import("_wshd")?;
+    let remote = (input.peer.ip().to_string(), input.peer.port());
+    let connection = wshd.getattr("Connection")?.call1((remote, py.None(), PyList::empty(py)))?;
+    let request = wshd.getattr("Request")?.call1((
+        "GET",
+        &input.resource,
+        "HTTP/1.1",
+        input.headers.clone(),
+        connection,
+        false,
+    ))?;
+    request.setattr("ws_origin", input.origin.clone())?;
+    request.setattr("ws_requested_protocols", input.protocols.clone())?;
+    let common = py.import("pywebsocket3.common")?;
+    let extensions = py.import("pywebsocket3.extensions")?;
+    if input.offered_extensions {
+        let requested = PyList::empty(py);
+        let processors = PyList::empty(py);
+        for offer in &input.extensions {
+            let param = common.getattr("ExtensionParameter")?.call1((&offer.name,))?;
+            for (n, v) in &offer.params {
+                param.call_method1("add_parameter", (n, v.clone()))?;
+            }
+            let processor = extensions.getattr("get_extension_processor")?.call1((&param,))?;
+            if !processor.is_none() {
+                processors.append(processor)?;
+            }
+            requested.append(param)?;
+        }
+        request.setattr("ws_requested_extensions", requested)?;
+        request.setattr("ws_extension_processors", processors)?;
+    }
+    Ok(request)
+}
+
+/// Reads the handler's choices back from the request (pywebsocket's `do_handshake`).
+fn read_choices(
+    py: Python<'_>,
+    request: Bound<'_, PyAny>,
+    offered: bool,
+) -> PyResult<HandshakeOutput> {
+    let protocol: Option<String> = request.getattr("ws_protocol")?.extract()?;
+    let mut headers = Vec::new();
+    for item in request.getattr("extra_headers")?.try_iter()? {
+        let (name, value): (String, String) = item?.extract()?;
+        headers.push((name, value));
+    }
+    let mut out = HandshakeOutput {
+        request: request.clone().unbind(),
+        protocol,
+        headers,
+        decline_compression: false,
+        client_max_window_bits: None,
+        client_no_context_takeover: false,
+    };
+    if offered {
+        // Entries a handler removed, set to None or deactivated decline their extension
+        // (python/pywebsocket3/extensions.py describes the attributes read here).
+        let mut deflate = None;
+        for p in request.getattr("ws_extension_processors")?.try_iter()? {
+            let p = p?;
+            if p.is_none() || !p.call_method0("is_active")?.is_truthy()? {
+                continue;
+            }
+            if p.getattr("_wshd_kind")?.extract::<String>()? == "permessage-deflate" {
+                deflate = Some(p);
+                break;
+            }
+        }
+        match deflate {
+            None => out.decline_compression = true,
+            Some(p) => {
+                out.client_max_window_bits = attr_or_none(&p, "_wshd_client_max_window_bits")?;
+                out.client_no_context_takeover =
+                    attr_or_none::<bool>(&p, "_wshd_client_no_context_takeover")?.unwrap_or(false);
+            }
+        }
+    }
+    let _ = py;
+    Ok(out)
+}
+
+fn attr_or_none<T>(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<T>>
+where
+    T: for<'a, 'py> FromPyObject<'a, 'py>,
+{
+    match obj.getattr(name) {
+        Ok(v) if v.is_none() => Ok(None),
+        Ok(v) => v.extract().map(Some).map_err(Into::into),
+        Err(_) => Ok(None),
+    }
+}
+
+fn is_instance(py: Python<'_>, e: &PyErr, module: &str, class: &str) -> bool {
+    py.import(module)
+        .and_then(|m| m.getattr(class))
+        .map(|cls| e.value(py).is_instance(&cls).unwrap_or(false))
+        .unwrap_or(false)
+}
+
+fn traceback(py: Python<'_>, e: &PyErr) -> String {
+    let formatted = py
+        .import("traceback")
+        .and_then(|tb| tb.getattr("format_exception")?.call1((e.value(py),)))
+        .and_then(|lines| lines.extract::<Vec<String>>());
+    formatted.map(|l| l.concat()).unwrap_or_else(|_| e.to_string())
+}
+
+/// Runs `web_socket_transfer_data` and classifies how it ended (pywebsocket.md §2.4).
+fn transfer(
+    py: Python<'_>,
+    handlers: &Handlers,
+    request: Py<PyAny>,
+    stream: Stream,
+    extensions: Option<String>,
+) -> Outcome {
+    let request = request.bind(py);
+    let setup = || -> PyResult<()> {
+        let stream = Bound::new(py, stream)?;
+        request.setattr("ws_stream", &stream)?;
+        request.getattr("connection")?.setattr("raw", &stream)?;
+        let parsed = match &extensions {
+            Some(e) => {
+                py.import("pywebsocket3.common")?.getattr("parse_extensions")?.call1((e,))?.unbind()
+            }
+            None => py.None(),
+        };
+        request.setattr("ws_extensions", parsed)
+    };
+    if let Err(e) = setup() {
+        tracing::error!("preparing the request for transfer failed: {e}");
+        return Outcome::Close(1011);
+    }
+    let Err(e) = handlers.transfer_data.bind(py).call1((request,)) else {
+        return Outcome::Returned;
+    };
+    let exceptions = [
+        ("pywebsocket3.handshake", "AbortedByUserException", Outcome::Aborted),
+        ("pywebsocket3._stream_exceptions", "BadOperationException", Outcome::Close(1011)),
+        ("pywebsocket3._stream_exceptions", "InvalidFrameException", Outcome::Close(1002)),
+        ("pywebsocket3._stream_exceptions", "UnsupportedFrameException", Outcome::Close(1003)),
+        ("pywebsocket3._stream_exceptions", "InvalidUTF8Exception", Outcome::Close(1007)),
+        ("pywebsocket3._stream_exceptions", "ConnectionTerminatedException", Outcome::Dropped),
+    ];
+    for (module, class, outcome) in exceptions {
+        if is_instance(py, &e, module, class) {
+            tracing::debug!(path = %handlers.path.display(), "web_socket_transfer_data raised {class}");
+            return outcome;
+        }
+    }
+    tracing::error!(path = %handlers.path.display(), "web_socket_transfer_data raised: {}", traceback(py, &e));
+    Outcome::Dropped
+}
+
+impl DynHandler for PythonHandler {
+    fn do_extra_handshake<'a>(
+        &'a self,
+        req: &'a mut HandshakeRequest,
+    ) -> BoxFuture<'a, Result<(), Rejection>> {
+        Box::pin(async move {
+            let input = HandshakeInput::new(req);
+            let requested = input.protocols.is_some();
+            let handlers = self.handlers.clone();
+            let out = tokio::task::spawn_blocking(move || {
+                Python::attach(|py| extra_handshake(py, &handlers, input))
+            })
+            .await
+            .map_err(|e| Rejection::new(500, format!("handshake thread failed: {e}")))??;
+            // pywebsocket: a client that asked for subprotocols must get one chosen, and
+            // one that asked for none must get none (400 otherwise).
+            match (&out.protocol, requested) {
+                (None, true) => {
+                    return Err(Rejection::new(400, "no subprotocol was selected by the handler"));
+                }
+                (Some(_), false) => {
+                    return Err(Rejection::new(
+                        400,
+                        "handler selected a subprotocol the client did not request",
+                    ));
+                }
+                (Some(p), true) => req.force_protocol(p)?,
+                (None, false) => {}
+            }
+            for (name, value) in &out.headers {
+                req.add_response_header(name, value)?;
+            }
+            if out.decline_compression {
+                req.decline_compression();
+            }
+            if let Some(bits) = out.client_max_window_bits {
+                req.force_client_max_window_bits(bits);
+            }
+            if out.client_no_context_takeover {
+                req.force_client_no_context_takeover();
+            }
+            req.set_state(Box::new(RequestState(out.request)));
+            Ok(())
+        })
+    }
+
+    fn transfer_data<'a>(&'a self, ws: &'a mut WebSocket) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Some(state) =
+                ws.take_handler_state().and_then(|s| s.downcast::<RequestState>().ok())
+            else {
+                tracing::error!("no request object from the extra handshake");
+                let _ = ws.close(Some(1011), "").await;
+                return;
+            };
+            ws.set_manual_close_reply(true);
+            let (tx, mut rx) = unbounded_channel();
+            let handlers = self.handlers.clone();
+            let extensions = ws.extensions().map(str::to_owned);
+            let thread = std::thread::Builder::new().name("wshd-handler".into()).spawn(move || {
+                let outcome = Python::attach(|py| {
+                    let passive =
+                        handlers.passive_closing_handshake.as_ref().map(|p| p.clone_ref(py));
+                    let stream = Stream::new(tx.clone(), state.0.clone_ref(py), passive);
+                    transfer(py, &handlers, state.0, stream, extensions)
+                });
+                let _ = tx.send(Cmd::Done(outcome));
+            });
+            if let Err(e) = thread {
+                tracing::error!("cannot start a handler thread: {e}");
+                let _ = ws.close(Some(1011), "").await;
+                return;
+            }
+            match bridge::serve(ws, &mut rx).await {
+                Outcome::Returned => {}
+                Outcome::Close(code) => {
+                    let _ = ws.close(Some(code), "").await;
+                }
+                Outcome::Aborted | Outcome::Dropped => ws.abort().await,
+            }
+        })
+    }
+
+    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
+        // Not used: the transfer phase answers the peer's close on the handler's thread
+        // (set_manual_close_reply). Kept to pywebsocket's default should it ever be.
+        let _ = (code, reason);
+        (Some(1000), String::new())
+    }
+}

@@ -1,0 +1,91 @@
+"""wshd's classes behind the ``request`` object pywebsocket handlers receive.
+
+``Request`` mirrors pywebsocket's standalone request (mod_python's ``mp_request``):
+plain attributes that the handshake fills in and handlers read and set. ``Connection``
+is ``request.connection``. This module holds no protocol logic: the WebSocket stream
+(``request.ws_stream``) is implemented in Rust, and the server sets the ``ws_*``
+attributes before calling the handler.
+"""
+
+import http.client
+
+
+def make_headers(pairs):
+    """An http.client.HTTPMessage holding ``pairs`` in order, as pywebsocket's
+    ``headers_in``: ``get(name)`` is case-insensitive and returns the first value."""
+    headers = http.client.HTTPMessage()
+    for name, value in pairs:
+        headers[name] = value
+    return headers
+
+
+class Connection(object):
+    """``request.connection``: the peer's and our addresses, and raw socket access.
+
+    ``read``/``write`` reach the socket only once the WebSocket is open (in
+    ``web_socket_transfer_data``); ``raw`` is the server's stream object then.
+    """
+
+    def __init__(self, remote_addr, local_addr, lines):
+        self.remote_addr = remote_addr
+        self.local_addr = local_addr
+        self._lines = lines
+        self.raw = None
+
+    def read(self, length):
+        return self._require_raw('read').read_raw(length)
+
+    def write(self, data):
+        self._require_raw('write').write_raw(data)
+
+    def get_memorized_lines(self):
+        return list(self._lines)
+
+    def _require_raw(self, what):
+        if self.raw is None:
+            raise IOError(
+                'request.connection.%s is only available in web_socket_transfer_data '
+                'in this version of wshd' % what)
+        return self.raw
+
+
+class Request(object):
+    """The object handlers receive as ``request``."""
+
+    def __init__(self, method, uri, protocol, headers, connection, use_tls):
+        self.method = method
+        self.uri = uri
+        self.unparsed_uri = uri
+        self.protocol = protocol
+        self.headers_in = make_headers(headers)
+        self.connection = connection
+        self._use_tls = use_tls
+        self.ws_resource = uri
+        self.ws_origin = None
+        self.ws_version = 13
+        self.ws_protocol = None
+        self.ws_requested_protocols = None
+        self.ws_requested_extensions = None
+        self.ws_extension_processors = []
+        self.ws_extensions = None
+        self.extra_headers = []
+        self.ws_stream = None
+        self.ws_close_code = None
+        self.ws_close_reason = None
+        self.client_terminated = False
+        self.server_terminated = False
+
+    def is_https(self):
+        return self._use_tls
+
+    def get_uri(self):
+        return self.uri
+
+    def get_unparsed_uri(self):
+        return self.unparsed_uri
+
+    def get_method(self):
+        return self.method
+
+    def get_protocol(self):
+        return self.protocol

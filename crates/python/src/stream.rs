@@ -1,0 +1,232 @@
+//! `request.ws_stream`: pywebsocket's `Stream` API for a handler's Python thread.
+//!
+//! Each method turns into a [`crate::bridge::Cmd`] for the connection's tokio task and
+//! waits for the answer with the GIL released, so other Python threads run meanwhile.
+//! It keeps pywebsocket's bookkeeping on the request (`client_terminated`,
+//! `server_terminated`, `ws_close_code`, `ws_close_reason`), runs the passive closing
+//! handshake inside `receive_message` as pywebsocket does, and raises pywebsocket's
+//! exceptions. It does not frame or parse anything.
+
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyString};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::bridge::{Cmd, Fault, Received, call};
+
+/// `request.ws_stream`.
+#[pyclass(module = "pywebsocket3.stream", name = "Stream")]
+pub(crate) struct Stream {
+    tx: UnboundedSender<Cmd>,
+    request: Py<PyAny>,
+    /// `web_socket_passive_closing_handshake`, if the handler file defines one.
+    passive: Option<Py<PyAny>>,
+}
+
+impl Stream {
+    pub(crate) fn new(
+        tx: UnboundedSender<Cmd>,
+        request: Py<PyAny>,
+        passive: Option<Py<PyAny>>,
+    ) -> Self {
+        Stream { tx, request, passive }
+    }
+
+    fn flag(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        self.request.bind(py).getattr(name)?.is_truthy()
+    }
+
+    /// The handler's answer to the peer's close, or pywebsocket's default `(1000, '')`.
+    fn passive_reply(&self, py: Python<'_>) -> PyResult<(Option<u16>, String)> {
+        let Some(hook) = &self.passive else { return Ok((Some(1000), String::new())) };
+        let answer = hook.bind(py).call1((self.request.bind(py),))?;
+        let (code, reason): (Option<u16>, Option<String>) = answer.extract()?;
+        let reason = reason.unwrap_or_default();
+        if code.is_none() && !reason.is_empty() {
+            tracing::warn!(
+                "passive closing handshake returned a reason without a code; the reason is dropped"
+            );
+            return Ok((None, String::new()));
+        }
+        Ok((code, reason))
+    }
+}
+
+/// Raises the pywebsocket exception for `fault`.
+pub(crate) fn raise(py: Python<'_>, fault: Fault) -> PyErr {
+    let (class, message) = match fault {
+        Fault::BadOperation(m) => ("BadOperationException", m),
+        Fault::Terminated(m) => ("ConnectionTerminatedException", m),
+        Fault::Protocol(1007, m) => ("InvalidUTF8Exception", m),
+        Fault::Protocol(1003, m) => ("UnsupportedFrameException", m),
+        Fault::Protocol(_, m) => ("InvalidFrameException", m),
+    };
+    exception(py, class, message)
+}
+
+/// An instance of `pywebsocket3._stream_exceptions.<class>` carrying `message`.
+pub(crate) fn exception(py: Python<'_>, class: &str, message: String) -> PyErr {
+    match py.import("pywebsocket3._stream_exceptions").and_then(|m| m.getattr(class)) {
+        Ok(cls) => PyErr::from_type(cls.cast_into().expect("exception classes are types"), message),
+        Err(e) => PyException::new_err(format!("{class}: {message} ({e})")),
+    }
+}
+
+fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = value.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    Err(pyo3::exceptions::PyTypeError::new_err("expected bytes, bytearray or str"))
+}
+
+#[pymethods]
+impl Stream {
+    /// Receives the next message: `str` for text, `bytes` for binary, `None` once the
+    /// peer closed (after the passive closing handshake has answered it).
+    fn receive_message(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.flag(py, "client_terminated")? {
+            return Err(raise(
+                py,
+                Fault::BadOperation(
+                    "Requested receive_message after receiving a closing handshake".into(),
+                ),
+            ));
+        }
+        let tx = &self.tx;
+        match py.detach(|| call(tx, Cmd::Receive)) {
+            Ok(Received::Text(s)) => Ok(PyString::new(py, &s).into_any().unbind()),
+            Ok(Received::Binary(b)) => Ok(PyBytes::new(py, &b).into_any().unbind()),
+            Ok(Received::Close(code, reason)) => {
+                let request = self.request.bind(py);
+                request.setattr("ws_close_code", code.unwrap_or(1005))?;
+                request.setattr("ws_close_reason", reason)?;
+                request.setattr("client_terminated", true)?;
+                if !self.flag(py, "server_terminated")? {
+                    let (code, reason) = self.passive_reply(py)?;
+                    py.detach(|| call(tx, |reply| Cmd::Answer { code, reason, reply }))
+                        .map_err(|f| raise(py, f))?;
+                    request.setattr("server_terminated", true)?;
+                }
+                Ok(py.None())
+            }
+            Err(f) => Err(raise(py, f)),
+        }
+    }
+
+    /// Sends `message` (`str` as text unless `binary`; `bytes` otherwise); with
+    /// `end=False` a fragment, continued by the next calls.
+    #[pyo3(signature = (message, end=true, binary=false))]
+    fn send_message(
+        &self,
+        py: Python<'_>,
+        message: &Bound<'_, PyAny>,
+        end: bool,
+        binary: bool,
+    ) -> PyResult<()> {
+        if self.flag(py, "server_terminated")? {
+            return Err(raise(
+                py,
+                Fault::BadOperation(
+                    "Requested send_message after sending out a closing handshake".into(),
+                ),
+            ));
+        }
+        let data = match message.cast::<PyString>() {
+            Ok(_) if binary => {
+                return Err(raise(
+                    py,
+                    Fault::BadOperation(
+                        "Message for binary frame must not be instance of Unicode".into(),
+                    ),
+                ));
+            }
+            Ok(s) => s.to_str()?.as_bytes().to_vec(),
+            Err(_) => bytes_of(message)?,
+        };
+        let tx = &self.tx;
+        py.detach(|| call(tx, |reply| Cmd::Send { data, binary, fin: end, reply }))
+            .map_err(|f| raise(py, f))
+    }
+
+    /// Sends a ping; a `str` body is encoded as UTF-8. At most 125 bytes.
+    #[pyo3(signature = (body=None, binary=false))]
+    fn send_ping(
+        &self,
+        py: Python<'_>,
+        body: Option<&Bound<'_, PyAny>>,
+        binary: bool,
+    ) -> PyResult<()> {
+        let _ = binary;
+        let data = match body {
+            None => Vec::new(),
+            Some(b) => match b.cast::<PyString>() {
+                Ok(s) => s.to_str()?.as_bytes().to_vec(),
+                Err(_) => bytes_of(b)?,
+            },
+        };
+        if data.len() > 125 {
+            return Err(raise(
+                py,
+                Fault::BadOperation(
+                    "Application data size of ping frames must not exceed 125".into(),
+                ),
+            ));
+        }
+        let tx = &self.tx;
+        py.detach(|| call(tx, |reply| Cmd::Ping { data, reply })).map_err(|f| raise(py, f))
+    }
+
+    /// Starts the closing handshake. Does nothing if our close was already sent. Waits for
+    /// the peer's close unless `wait_response` is false or `code` is 1001 or 1002.
+    #[pyo3(signature = (code=Some(1000), reason=String::new(), wait_response=true))]
+    fn close_connection(
+        &self,
+        py: Python<'_>,
+        code: Option<u16>,
+        reason: Option<String>,
+        wait_response: bool,
+    ) -> PyResult<()> {
+        if self.flag(py, "server_terminated")? {
+            return Ok(());
+        }
+        let reason = reason.unwrap_or_default();
+        if code.is_none() && !reason.is_empty() {
+            return Err(raise(
+                py,
+                Fault::BadOperation("close reason must not be specified if code is None".into()),
+            ));
+        }
+        let wait = wait_response && !matches!(code, Some(1001 | 1002));
+        let tx = &self.tx;
+        let peer = py
+            .detach(|| call(tx, |reply| Cmd::Close { code, reason, wait, reply }))
+            .map_err(|f| raise(py, f))?;
+        let request = self.request.bind(py);
+        request.setattr("server_terminated", true)?;
+        if let Some((code, reason)) = peer {
+            request.setattr("ws_close_code", code.unwrap_or(1005))?;
+            request.setattr("ws_close_reason", reason)?;
+            request.setattr("client_terminated", true)?;
+        }
+        Ok(())
+    }
+
+    /// Raw socket read used by `request.connection.read`: up to `length` bytes.
+    fn read_raw(&self, py: Python<'_>, length: usize) -> PyResult<Py<PyBytes>> {
+        let tx = &self.tx;
+        let data = py
+            .detach(|| call(tx, |reply| Cmd::Read { len: length, reply }))
+            .map_err(|f| raise(py, f))?;
+        Ok(PyBytes::new(py, &data).unbind())
+    }
+
+    /// Raw socket write used by `request.connection.write`.
+    fn write_raw(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = bytes_of(data)?;
+        let tx = &self.tx;
+        py.detach(|| call(tx, |reply| Cmd::Write { data, reply })).map_err(|f| raise(py, f))
+    }
+}

@@ -1,0 +1,73 @@
+//! The command line: pywebsocket `standalone.py`'s core options, in both spellings
+//! (`--log-level` and `--log_level`), unambiguous prefixes accepted, as argparse does.
+//!
+//! The rest of `standalone.py`'s options (TLS, CGI, auth, logging to files, `--config`)
+//! are not accepted yet; an unknown option exits with status 2 and a message.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// wshd: a WebSocket server for pywebsocket handler trees.
+#[derive(Parser, Debug)]
+#[command(name = "wshd", version, about, infer_long_args = true)]
+pub struct Args {
+    /// Host to listen on; empty (the default) listens on every address.
+    #[arg(short = 'H', long = "server-host", visible_alias = "server_host", default_value = "")]
+    pub server_host: String,
+    /// Port to listen on; 0 picks a free one (the bound address is printed).
+    #[arg(short = 'p', long = "port", default_value_t = 80)]
+    pub port: u16,
+    /// Handler root: `<root>/<name>_wsh.py` serves `/<name>`. Relative to the document root.
+    #[arg(
+        short = 'w',
+        long = "websock-handlers",
+        visible_alias = "websock_handlers",
+        default_value = "."
+    )]
+    pub websock_handlers: PathBuf,
+    /// Only load handlers under this directory (it must be under the handler root).
+    #[arg(short = 's', long = "scan-dir", visible_alias = "scan_dir")]
+    pub scan_dir: Option<PathBuf>,
+    /// Alias map file: lines `alias_path existing_path`.
+    #[arg(
+        short = 'm',
+        long = "websock-handlers-map-file",
+        visible_alias = "websock_handlers_map_file"
+    )]
+    pub websock_handlers_map_file: Option<PathBuf>,
+    /// Document root: wshd changes to it before anything else.
+    #[arg(
+        short = 'd',
+        long = "document-root",
+        visible_alias = "document_root",
+        default_value = "."
+    )]
+    pub document_root: PathBuf,
+    /// Load handler files whose symlink target lies outside the handler root.
+    #[arg(
+        long = "allow-handlers-outside-root-dir",
+        visible_alias = "allow_handlers_outside_root_dir"
+    )]
+    pub allow_handlers_outside_root_dir: bool,
+    /// Encoding of handler files (default UTF-8).
+    #[arg(long = "handler-encoding", visible_alias = "handler_encoding")]
+    pub handler_encoding: Option<String>,
+    /// Log level: fine, debug, info, warning (warn), error or critical.
+    #[arg(long = "log-level", visible_alias = "log_level", default_value = "warn",
+          value_parser = ["fine", "debug", "info", "warning", "warn", "error", "critical"])]
+    pub log_level: String,
+}
+
+impl Args {
+    /// The tracing filter for `--log-level` (`fine` is pywebsocket's level below debug).
+    pub fn log_filter(&self) -> &'static str {
+        match self.log_level.as_str() {
+            "fine" => "trace",
+            "debug" => "debug",
+            "info" => "info",
+            "error" | "critical" => "error",
+            _ => "warn",
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! `wshd` serving pywebsocket handler trees, as a separate process on 127.0.0.1:0: the
+//! example tree under `examples/handlers`, and handlers the tests write for the
+//! semantics pywebsocket.md §2.2-§2.4 describe. Raw sockets check exact bytes.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running `wshd`, killed when dropped.
+struct Wshd {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Wshd {
+    fn start(handlers: &Path) -> Wshd {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wshd"))
+            .args(["-H", "127.0.0.1", "-p", "0", "-w"])
+            .arg(handlers)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("wshd starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let addr =
+            line.trim().strip_prefix("listening on ").expect("address line").parse().unwrap();
+        Wshd { child, addr }
+    }
+}
+
+impl Drop for Wshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/handlers")
+}
+
+/// A directory of handler files written by the test, removed when dropped.
+struct Tree(PathBuf);
+
+impl Tree {
+    fn new(name: &str, files: &[(&str, &str)]) -> Tree {
+        let dir = std::env::temp_dir().join(format!("wshd-handlers-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, source) in files {
+            std::fs::write(dir.join(file), source).unwrap();
+        }
+        Tree(dir)
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Raw {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    fn open(addr: SocketAddr, path: &str, extra: &str) -> (Raw, String) {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut raw = Raw { s, buf: Vec::new() };
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        );
+        raw.s.write_all(request.as_bytes()).unwrap();
+        let head = raw.head();
+        (raw, head)
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 4096];
+        let n = self.s.read(&mut chunk).unwrap_or(0);
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    fn head(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head: Vec<u8> = self.buf.drain(..i + 4).collect();
+                return String::from_utf8(head).unwrap();
+            }
+            if self.fill() == 0 {
+                return String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
+            }
+        }
+    }
+
+    /// One small unmasked server frame: (first byte, payload).
+    fn frame(&mut self) -> (u8, Vec<u8>) {
+        loop {
+            if self.buf.len() >= 2 && self.buf.len() >= 2 + usize::from(self.buf[1] & 0x7f) {
+                let n = usize::from(self.buf[1] & 0x7f);
+                let f: Vec<u8> = self.buf.drain(..2 + n).collect();
+                return (f[0], f[2..].to_vec());
+            }
+            assert!(self.fill() > 0, "connection closed; have {:?}", self.buf);
+        }
+    }
+
+    fn send(&mut self, first: u8, payload: &[u8]) {
+        let key = [9, 8, 7, 6];
+        let mut out = vec![first, 0x80 | payload.len() as u8];
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        self.s.write_all(&out).unwrap();
+    }
+
+    /// Everything until the server closes TCP.
+    fn rest(&mut self) -> Vec<u8> {
+        while self.fill() > 0 {}
+        std::mem::take(&mut self.buf)
+    }
+}
+
+#[test]
+fn example_echo_echoes_and_goodbye_closes_with_1000() {
+    let wshd = Wshd::start(&examples());
+    let (mut c, head) = Raw::open(wshd.addr, "/echo", "");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    c.send(0x81, b"Hello");
+    assert_eq!(c.frame(), (0x81, b"Hello".to_vec()));
+    c.send(0x82, &[1, 2, 3]);
+    assert_eq!(c.frame(), (0x82, vec![1, 2, 3]));
+    c.send(0x81, b"Goodbye");
+    assert_eq!(c.frame(), (0x81, b"Goodbye".to_vec()));
+    assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
+}
+
+#[test]
+fn client_close_is_answered_with_1000_and_an_empty_reason() {
+    let wshd = Wshd::start(&examples());
+    let (mut c, _) = Raw::open(wshd.addr, "/echo", "");
+    c.send(0x88, &[0x03, 0xe8]);
+    assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
+    assert!(c.rest().is_empty());
+}
+
+#[test]
+fn example_close_closes_with_the_requested_code_and_echoes_the_clients() {
+    let wshd = Wshd::start(&examples());
+    let (mut c, _) = Raw::open(wshd.addr, "/close", "");
+    c.send(0x81, b"3333 sunsunsunsun");
+    assert_eq!(c.frame(), (0x88, b"\x0d\x05sunsunsunsun".to_vec()));
+
+    let (mut c, _) = Raw::open(wshd.addr, "/close", "");
+    c.send(0x88, b"\x0d\x05sunsunsunsun");
+    assert_eq!(c.frame(), (0x88, b"\x0d\x05sunsunsunsun".to_vec()));
+
+    let (mut c, _) = Raw::open(wshd.addr, "/close", "");
+    c.send(0x88, b"");
+    assert_eq!(c.frame(), (0x88, vec![]));
+}
+
+#[test]
+fn example_internal_error_closes_with_1011() {
+    let wshd = Wshd::start(&examples());
+    let (mut c, head) = Raw::open(wshd.addr, "/internal_error", "");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(c.frame(), (0x88, vec![0x03, 0xf3]));
+}
+
+#[test]
+fn example_origin_check_refuses_with_403_and_accepts_the_allowed_origin() {
+    let wshd = Wshd::start(&examples());
+    let (_, head) = Raw::open(wshd.addr, "/origin_check", "Origin: http://evil.example\r\n");
+    assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
+    let (mut c, head) = Raw::open(wshd.addr, "/origin_check", "Origin: http://example.com\r\n");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(c.frame(), (0x81, b"origin accepted: http://example.com".to_vec()));
+}
+
+#[test]
+fn http_answers_for_unknown_resources_fragments_and_versions() {
+    let wshd = Wshd::start(&examples());
+    assert!(Raw::open(wshd.addr, "/no_resource", "").1.starts_with("HTTP/1.1 404 "));
+    assert!(Raw::open(wshd.addr, "/echo#fragment", "").1.starts_with("HTTP/1.1 400 "));
+    assert!(Raw::open(wshd.addr, "/echo?query=1", "").1.starts_with("HTTP/1.1 101 "));
+}
+
+const PROTOCOL: &str = r#"
+def web_socket_do_extra_handshake(request):
+    if request.ws_requested_protocols and 'chat' in request.ws_requested_protocols:
+        request.ws_protocol = 'chat'
+    request.extra_headers.append(('X-Handler', 'protocol'))
+
+def web_socket_transfer_data(request):
+    request.ws_stream.send_message(request.ws_protocol or 'none')
+"#;
+
+const ABORT: &str = r#"
+from mod_pywebsocket import handshake
+
+def web_socket_do_extra_handshake(request):
+    raise handshake.AbortedByUserException('no answer at all')
+
+def web_socket_transfer_data(request):
+    pass
+"#;
+
+const RAISE: &str = r#"
+def web_socket_do_extra_handshake(request):
+    pass
+
+def web_socket_transfer_data(request):
+    raise ValueError('a bug in the handler')
+"#;
+
+const MSGUTIL: &str = r#"
+import pywebsocket3
+from mod_pywebsocket import msgutil, common
+
+def web_socket_do_extra_handshake(request):
+    request.ws_extension_processors = []
+
+def web_socket_transfer_data(request):
+    assert msgutil.MessageReceiver is not None
+    message = msgutil.receive_message(request)
+    msgutil.send_message(request, '%s/%d/%s' % (message, common.STATUS_NORMAL_CLOSURE, pywebsocket3.__name__))
+"#;
+
+const WINDOW: &str = r#"
+def web_socket_do_extra_handshake(request):
+    for processor in request.ws_extension_processors:
+        processor.set_client_max_window_bits(10)
+
+def web_socket_transfer_data(request):
+    request.ws_stream.send_message('compressed')
+"#;
+
+const SLEEP: &str = r#"
+import time
+
+def web_socket_do_extra_handshake(request):
+    pass
+
+def web_socket_transfer_data(request):
+    time.sleep(30)
+"#;
+
+const THREADS: &str = r#"
+import threading
+
+def web_socket_do_extra_handshake(request):
+    pass
+
+def web_socket_transfer_data(request):
+    # One thread receives while this one sends: one stream, two threads.
+    got = []
+    reader = threading.Thread(target=lambda: got.append(request.ws_stream.receive_message()))
+    reader.start()
+    request.ws_stream.send_message('ready')
+    reader.join()
+    request.ws_stream.send_message('got ' + got[0])
+"#;
+
+fn tree(name: &str) -> Tree {
+    Tree::new(
+        name,
+        &[
+            ("protocol_wsh.py", PROTOCOL),
+            ("abort_wsh.py", ABORT),
+            ("raise_wsh.py", RAISE),
+            ("msgutil_wsh.py", MSGUTIL),
+            ("sleep_wsh.py", SLEEP),
+            ("threads_wsh.py", THREADS),
+            ("window_wsh.py", WINDOW),
+            ("echo_wsh.py", include_str!("../../../examples/handlers/echo_wsh.py")),
+        ],
+    )
+}
+
+#[test]
+fn subprotocol_rules_and_extra_headers_follow_pywebsocket() {
+    let tree = tree("protocol");
+    let wshd = Wshd::start(&tree.0);
+    let (mut c, head) =
+        Raw::open(wshd.addr, "/protocol", "Sec-WebSocket-Protocol: superchat, chat\r\n");
+    assert!(head.contains("\r\nSec-WebSocket-Protocol: chat\r\n"), "{head}");
+    assert!(head.ends_with("\r\nX-Handler: protocol\r\n\r\n"), "{head}");
+    assert_eq!(c.frame(), (0x81, b"chat".to_vec()));
+    // Requested, but the handler chose none: 400.
+    let (_, head) = Raw::open(wshd.addr, "/protocol", "Sec-WebSocket-Protocol: superchat\r\n");
+    assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+    // None requested, none chosen: accepted.
+    let (mut c, head) = Raw::open(wshd.addr, "/protocol", "");
+    assert!(
+        head.starts_with("HTTP/1.1 101 ") && !head.contains("Sec-WebSocket-Protocol"),
+        "{head}"
+    );
+    assert_eq!(c.frame(), (0x81, b"none".to_vec()));
+}
+
+#[test]
+fn aborted_by_user_in_the_handshake_sends_nothing() {
+    let tree = tree("abort");
+    let wshd = Wshd::start(&tree.0);
+    let (_, head) = Raw::open(wshd.addr, "/abort", "");
+    assert_eq!(head, "");
+}
+
+#[test]
+fn other_exceptions_in_transfer_close_tcp_without_a_close_frame() {
+    let tree = tree("raise");
+    let wshd = Wshd::start(&tree.0);
+    let (mut c, head) = Raw::open(wshd.addr, "/raise", "");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(c.rest(), Vec::<u8>::new());
+}
+
+#[test]
+fn handlers_import_mod_pywebsocket_and_pywebsocket3_and_may_refuse_extensions() {
+    let tree = tree("msgutil");
+    let wshd = Wshd::start(&tree.0);
+    let (mut c, head) =
+        Raw::open(wshd.addr, "/msgutil", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
+    assert!(
+        head.starts_with("HTTP/1.1 101 ") && !head.contains("Sec-WebSocket-Extensions"),
+        "{head}"
+    );
+    c.send(0x81, b"hi");
+    assert_eq!(c.frame(), (0x81, b"hi/1000/pywebsocket3".to_vec()));
+}
+
+#[test]
+fn one_stream_used_from_a_reader_and_a_writer_thread() {
+    let tree = tree("threads");
+    let wshd = Wshd::start(&tree.0);
+    let (mut c, _) = Raw::open(wshd.addr, "/threads", "");
+    assert_eq!(c.frame(), (0x81, b"ready".to_vec()));
+    c.send(0x81, b"ping");
+    assert_eq!(c.frame(), (0x81, b"got ping".to_vec()));
+}
+
+#[test]
+fn a_sleeping_handler_does_not_stall_other_connections() {
+    let tree = tree("sleep");
+    let wshd = Wshd::start(&tree.0);
+    let sleepers: Vec<_> = (0..4).map(|_| Raw::open(wshd.addr, "/sleep", "").0).collect();
+    for i in 0..20u8 {
+        let (mut c, _) = Raw::open(wshd.addr, "/echo", "");
+        c.send(0x82, &[i]);
+        assert_eq!(c.frame(), (0x82, vec![i]));
+    }
+    drop(sleepers);
+}
+
+#[test]
+fn extension_processor_choices_reach_the_response() {
+    let tree = tree("window");
+    let wshd = Wshd::start(&tree.0);
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+    let (mut c, head) = Raw::open(wshd.addr, "/window", offer);
+    assert!(
+        head.contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n"
+        ),
+        "{head}"
+    );
+    // The message is compressed (RSV1).
+    assert_eq!(c.frame().0, 0xc1);
+}
