@@ -20,6 +20,7 @@ use wshd_proto::handshake::{
 
 use crate::handler::{DynHandler, HandshakeRequest};
 use crate::listener::Shared;
+use crate::target::{self, Target};
 use crate::transport::{Transport, linger_close};
 use crate::websocket::{Info, Timing, WebSocket};
 
@@ -57,6 +58,14 @@ async fn open(
         Ok(Err(HeadError::Http(e))) => return refuse(&mut io, peer, "-", &e, &shared).await,
         Ok(Ok(parsed)) => parsed,
     };
+    let mut request = request;
+    match target::resolve(&request.target, cfg.validation_host.as_deref(), cfg.validation_port) {
+        Target::Path(path) => request.target = path,
+        Target::Mismatch(why) => {
+            let e = HandshakeError::new(404, format!("absolute request URI not served: {why}"));
+            return refuse(&mut io, peer, &request.target.clone(), &e, &shared).await;
+        }
+    }
     let target = request.target.clone();
     let Some(handler) = shared.router.find(&target).cloned() else {
         let e = HandshakeError::new(404, "no handler for this resource");

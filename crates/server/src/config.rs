@@ -34,6 +34,13 @@ pub struct Config {
     pub write_high_water: usize,
     /// The listen backlog (default 1024).
     pub backlog: u32,
+    /// For requests whose target is an absolute `ws://` / `wss://` URI: the host it must
+    /// name, else the request is not served as a WebSocket (404). Default: not checked
+    /// (pywebsocket's `-V`).
+    pub validation_host: Option<String>,
+    /// The same for the URI's port (80 for `ws`, 443 for `wss` when absent); pywebsocket's
+    /// `-P`. Default: not checked.
+    pub validation_port: Option<u16>,
     /// Compression: permessage-deflate accepted by default with a 12-bit compression
     /// window and memory level 5 (about 210 KB per connection once both directions have
     /// carried a compressed message); deflate-frame off. See `DeflateConfig`.
@@ -52,6 +59,8 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(20),
             write_high_water: 64 * 1024,
             backlog: 1024,
+            validation_host: None,
+            validation_port: None,
             deflate: DeflateConfig::default(),
         }
     }

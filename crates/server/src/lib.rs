@@ -18,6 +18,7 @@ mod error;
 mod handler;
 mod listener;
 mod router;
+mod target;
 mod transport;
 mod websocket;
 

@@ -10,14 +10,24 @@ use clap::Parser;
 
 /// wshd: a WebSocket server for pywebsocket handler trees.
 #[derive(Parser, Debug)]
-#[command(name = "wshd", version, about, infer_long_args = true)]
+#[command(name = "wshd", version, about, infer_long_args = true, disable_version_flag = true)]
 pub struct Args {
+    /// Print the version (long form only: `-V` is the validation host, as in pywebsocket).
+    #[arg(long = "version", action = clap::ArgAction::Version)]
+    version: Option<bool>,
     /// Host to listen on; empty (the default) listens on every address.
     #[arg(short = 'H', long = "server-host", visible_alias = "server_host", default_value = "")]
     pub server_host: String,
     /// Port to listen on; 0 picks a free one (the bound address is printed).
     #[arg(short = 'p', long = "port", default_value_t = 80)]
     pub port: u16,
+    /// For absolute request URIs (`GET ws://host/...`): serve only those naming this host.
+    #[arg(short = 'V', long = "validation-host", visible_alias = "validation_host")]
+    pub validation_host: Option<String>,
+    /// For absolute request URIs: serve only those naming this port (80 for ws, 443 for
+    /// wss when the URI has none).
+    #[arg(short = 'P', long = "validation-port", visible_alias = "validation_port")]
+    pub validation_port: Option<u16>,
     /// Handler root: `<root>/<name>_wsh.py` serves `/<name>`. Relative to the document root.
     #[arg(
         short = 'w',

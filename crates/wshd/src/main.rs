@@ -47,13 +47,52 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let (tree, _warnings) = HandlerTree::load(&options)?;
     let router = router(&tree);
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(async {
-        let addr = bind_address(&args.server_host, args.port).await?;
-        let server = Server::bind(addr, router, Config::default()).await?;
-        println!("listening on {}", server.local_addr()?);
-        server.run().await?;
-        Ok(())
-    })
+    let config = Config {
+        validation_host: args.validation_host.clone(),
+        validation_port: args.validation_port,
+        ..Config::default()
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(args, router, config))
+}
+
+/// Listens on every address of `-H` (one port for all: the first bound one when `-p 0`),
+/// as pywebsocket does, and serves until the process ends.
+async fn serve(
+    args: &Args,
+    router: Router,
+    config: Config,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut port = args.port;
+    let mut servers = Vec::new();
+    for addr in bind_addresses(&args.server_host, port).await? {
+        let addr = SocketAddr::new(addr.ip(), port);
+        match Server::bind(addr, router.clone(), config.clone()).await {
+            Ok(server) => {
+                let bound = server.local_addr()?;
+                port = bound.port();
+                println!("listening on {bound}");
+                servers.push(server);
+            }
+            // pywebsocket skips addresses it cannot bind (e.g. IPv4 after a dual-stack
+            // IPv6 socket took the port) and logs them.
+            Err(e) => tracing::info!("not listening on {addr}: {e}"),
+        }
+    }
+    if servers.is_empty() {
+        return Err(format!(
+            "could not listen on any address of {:?} port {}",
+            args.server_host, args.port
+        )
+        .into());
+    }
+    let tasks: Vec<_> = servers.into_iter().map(|s| tokio::spawn(s.run())).collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(())
 }
 
 fn router(tree: &HandlerTree) -> Router {
@@ -62,12 +101,22 @@ fn router(tree: &HandlerTree) -> Router {
     })
 }
 
-/// `-H ''` (the default) listens on every address, IPv6 and IPv4; otherwise the host's
-/// first address.
-async fn bind_address(host: &str, port: u16) -> Result<SocketAddr, Box<dyn std::error::Error>> {
+/// The addresses for `-H`: every address of the host; for `''` (the default) the IPv6
+/// wildcard, which also accepts IPv4 on Linux, then the IPv4 wildcard.
+async fn bind_addresses(
+    host: &str,
+    port: u16,
+) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error>> {
     if host.is_empty() {
-        return Ok(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)));
+        return Ok(vec![
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)),
+            SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port)),
+        ]);
     }
-    let mut addrs = tokio::net::lookup_host((host, port)).await?;
-    addrs.next().ok_or_else(|| format!("no address for host {host:?}").into())
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    addrs.dedup();
+    if addrs.is_empty() {
+        return Err(format!("no address for host {host:?}").into());
+    }
+    Ok(addrs)
 }

@@ -16,9 +16,14 @@ struct Wshd {
 
 impl Wshd {
     fn start(handlers: &Path) -> Wshd {
+        Wshd::start_with(handlers, &[])
+    }
+
+    fn start_with(handlers: &Path, extra: &[&str]) -> Wshd {
         let mut child = Command::new(env!("CARGO_BIN_EXE_wshd"))
             .args(["-H", "127.0.0.1", "-p", "0", "-w"])
             .arg(handlers)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -70,6 +75,10 @@ struct Raw {
 
 impl Raw {
     fn open(addr: SocketAddr, path: &str, extra: &str) -> (Raw, String) {
+        Raw::open_target(addr, path, extra)
+    }
+
+    fn open_target(addr: SocketAddr, path: &str, extra: &str) -> (Raw, String) {
         let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut raw = Raw { s, buf: Vec::new() };
@@ -374,4 +383,19 @@ fn extension_processor_choices_reach_the_response() {
     );
     // The message is compressed (RSV1).
     assert_eq!(c.frame().0, 0xc1);
+}
+
+#[test]
+fn absolute_request_uris_are_served_when_they_name_the_validation_host_and_port() {
+    // -P is compared with the port named in the URI, not the one connected to.
+    let wshd = Wshd::start_with(&examples(), &["-V", "localhost", "-P", "1"]);
+    let port = wshd.addr.port();
+    let status = |target: String| {
+        let (_, head) = Raw::open_target(wshd.addr, &target, "");
+        head.split(' ').nth(1).unwrap_or("").to_owned()
+    };
+    assert_eq!(status("ws://localhost:1/echo".into()), "101");
+    assert_eq!(status("ws://LOCALHOST:1/echo?q".into()), "101");
+    assert_eq!(status(format!("ws://localhost:{port}/echo")), "404");
+    assert_eq!(status("ws://invalidlocalhost:1/echo".into()), "404");
 }
