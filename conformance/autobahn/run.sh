@@ -13,6 +13,8 @@
 #   --url URL             test an already running server; start nothing
 #   --out DIR             reports and logs (default: target/autobahn)
 #   --timeout SECONDS     limit for wstest (default: 1200; env: AUTOBAHN_TIMEOUT)
+#   --python-echo         serve the Python handler examples/handlers/echo_wsh.py
+#                         with the wshd binary instead of the native echo example
 #   --offer-deflate       offer permessage-deflate on every connection, so that
 #                         groups 1-10 run with compression negotiated
 #                         (wstest_offer_deflate.py)
@@ -38,6 +40,7 @@ TIMEOUT="${AUTOBAHN_TIMEOUT:-1200}"
 START_TIMEOUT="${WSHD_AUTOBAHN_START_TIMEOUT:-30}"
 SUMMARY_ARGS=()
 OFFER_DEFLATE=0
+PYTHON_ECHO=0
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
@@ -69,6 +72,10 @@ while [ $# -gt 0 ]; do
     ;;
   --offer-deflate)
     OFFER_DEFLATE=1
+    shift
+    ;;
+  --python-echo)
+    PYTHON_ECHO=1
     shift
     ;;
   -h | --help) usage 0 ;;
@@ -137,6 +144,15 @@ show_server_logs() {
     fi
   done
 }
+
+if [ -z "$URL" ] && [ -z "$SERVER_CMD" ] && [ "$PYTHON_ECHO" = 1 ]; then
+  say "building wshd (cargo build --release -p wshd)"
+  (cd "$ROOT" && cargo build --release -p wshd) || die "could not build wshd"
+  TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+  # handler_map.txt aliases / to /echo, the path wstest connects to.
+  SERVER_CMD="'$TARGET_DIR/release/wshd' -H 127.0.0.1 -p 0 -w examples/handlers -m examples/handlers/handler_map.txt"
+fi
 
 if [ -z "$URL" ]; then
   if [ -z "$SERVER_CMD" ]; then
