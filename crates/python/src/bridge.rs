@@ -16,12 +16,16 @@ pub(crate) type Reply<T> = SyncSender<Result<T, Fault>>;
 
 /// What a Python thread asks of its connection.
 pub(crate) enum Cmd {
-    /// Wait for the next whole message or the peer's close frame.
-    Receive(Reply<Received>),
+    /// Wait for the next whole message or the peer's close frame; with `pings` (the
+    /// handler set `on_ping_handler`) pings are returned and not answered automatically,
+    /// with `pongs` (`on_pong_handler`) pongs are returned.
+    Receive { pings: bool, pongs: bool, reply: Reply<Received> },
     /// Send a message or a fragment of one.
     Send { data: Vec<u8>, binary: bool, fin: bool, reply: Reply<()> },
     /// Send a ping.
     Ping { data: Vec<u8>, reply: Reply<()> },
+    /// Send a pong.
+    Pong { data: Vec<u8>, reply: Reply<()> },
     /// Start the closing handshake; with `wait`, until the peer answers, returning its
     /// close frame.
     Close {
@@ -46,6 +50,10 @@ pub(crate) enum Received {
     Binary(Vec<u8>),
     /// The peer's close frame: its code (`None` for an empty body) and reason.
     Close(Option<u16>, String),
+    /// A ping, when the handler asked for them.
+    Ping(Vec<u8>),
+    /// A pong, when the handler asked for them.
+    Pong(Vec<u8>),
 }
 
 /// Why a command failed, in the terms of pywebsocket's exceptions.
@@ -99,6 +107,7 @@ fn fault(e: Error) -> Fault {
 /// goes away), and returns how the handler ended.
 pub(crate) async fn serve(ws: &mut WebSocket, rx: &mut UnboundedReceiver<Cmd>) -> Outcome {
     let mut waiting: Option<Reply<Received>> = None;
+    let (mut want_pings, mut want_pongs) = (false, false);
     let mut partial: Option<(MessageKind, Vec<u8>)> = None;
     loop {
         tokio::select! {
@@ -106,17 +115,24 @@ pub(crate) async fn serve(ws: &mut WebSocket, rx: &mut UnboundedReceiver<Cmd>) -
                 let Some(cmd) = cmd else { return Outcome::Dropped };
                 match cmd {
                     Cmd::Done(outcome) => return outcome,
-                    Cmd::Receive(reply) if waiting.is_some() => {
+                    Cmd::Receive { reply, .. } if waiting.is_some() => {
                         let _ = reply.send(Err(Fault::BadOperation(
                             "another thread is already receiving on this stream".into())));
                     }
-                    Cmd::Receive(reply) => waiting = Some(reply),
+                    Cmd::Receive { pings, pongs, reply } => {
+                        (want_pings, want_pongs) = (pings, pongs);
+                        ws.set_auto_pong(!pings);
+                        waiting = Some(reply);
+                    }
                     Cmd::Send { data, binary, fin, reply } => {
                         let kind = if binary { MessageKind::Binary } else { MessageKind::Text };
                         let _ = reply.send(ws.send_fragment(kind, &data, fin).await.map_err(fault));
                     }
                     Cmd::Ping { data, reply } => {
                         let _ = reply.send(ws.ping(&data).await.map_err(fault));
+                    }
+                    Cmd::Pong { data, reply } => {
+                        let _ = reply.send(ws.pong(&data).await.map_err(fault));
                     }
                     Cmd::Close { code, reason, wait, reply } => {
                         let result = if wait {
@@ -167,6 +183,8 @@ pub(crate) async fn serve(ws: &mut WebSocket, rx: &mut UnboundedReceiver<Cmd>) -
                                 .map_err(|_| Fault::Protocol(1007, "invalid UTF-8".into())),
                         }
                     }
+                    Ok(Some(Frame::Ping(p))) if want_pings => Ok(Received::Ping(p)),
+                    Ok(Some(Frame::Pong(p))) if want_pongs => Ok(Received::Pong(p)),
                     Ok(Some(Frame::Ping(_) | Frame::Pong(_))) => continue,
                     Ok(Some(Frame::Close(code, reason))) => Ok(Received::Close(code, reason)),
                     Ok(None) => Err(Fault::Terminated("the connection is closed".into())),

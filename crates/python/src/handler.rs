@@ -76,17 +76,32 @@ impl HandshakeInput {
     }
 }
 
-fn extra_handshake(
+/// The extra handshake's verdict, and the bytes the handler wrote either way.
+struct Verdict {
+    result: Result<HandshakeOutput, Rejection>,
+    raw: Vec<u8>,
+}
+
+fn extra_handshake(py: Python<'_>, handlers: &Handlers, input: HandshakeInput) -> Verdict {
+    let mut raw = Vec::new();
+    let result = run_extra_handshake(py, handlers, input, &mut raw);
+    Verdict { result, raw }
+}
+
+fn run_extra_handshake(
     py: Python<'_>,
     handlers: &Handlers,
     input: HandshakeInput,
+    raw: &mut Vec<u8>,
 ) -> Result<HandshakeOutput, Rejection> {
     let internal = |e: PyErr| {
         tracing::error!("building the request object failed: {e}");
         Rejection::new(500, "internal error building the request object")
     };
     let request = build_request(py, &input).map_err(internal)?;
-    if let Err(e) = handlers.extra_handshake.bind(py).call1((&request,)) {
+    let called = handlers.extra_handshake.bind(py).call1((&request,));
+    *raw = pending_writes(&request).map_err(internal)?;
+    if let Err(e) = called {
         if is_instance(py, &e, "pywebsocket3.handshake", "AbortedByUserException") {
             return Err(Rejection::abort(
                 "AbortedByUserException in web_socket_do_extra_handshake",
@@ -184,6 +199,14 @@ fn read_choices(
     Ok(out)
 }
 
+/// Takes the bytes the handler wrote with `request.connection.write` so far.
+fn pending_writes(request: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let pending = request.getattr("connection")?.getattr("pending")?;
+    let bytes: Vec<u8> = pending.extract()?;
+    pending.call_method0("clear")?;
+    Ok(bytes)
+}
+
 fn attr_or_none<T>(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<T>>
 where
     T: for<'a, 'py> FromPyObject<'a, 'py>,
@@ -265,11 +288,13 @@ impl DynHandler for PythonHandler {
             let input = HandshakeInput::new(req);
             let requested = input.protocols.is_some();
             let handlers = self.handlers.clone();
-            let out = tokio::task::spawn_blocking(move || {
+            let verdict = tokio::task::spawn_blocking(move || {
                 Python::attach(|py| extra_handshake(py, &handlers, input))
             })
             .await
-            .map_err(|e| Rejection::new(500, format!("handshake thread failed: {e}")))??;
+            .map_err(|e| Rejection::new(500, format!("handshake thread failed: {e}")))?;
+            req.write_raw(&verdict.raw);
+            let out = verdict.result?;
             // pywebsocket: a client that asked for subprotocols must get one chosen, and
             // one that asked for none must get none (400 otherwise).
             match (&out.protocol, requested) {

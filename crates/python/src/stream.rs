@@ -72,6 +72,18 @@ pub(crate) fn exception(py: Python<'_>, class: &str, message: String) -> PyErr {
     }
 }
 
+/// A callable attribute of the request, or `None` when absent or set to None.
+fn handler_attr<'py>(
+    request: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    match request.getattr(name) {
+        Ok(v) if v.is_none() => Ok(None),
+        Ok(v) => Ok(Some(v)),
+        Err(_) => Ok(None),
+    }
+}
+
 fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(b) = value.cast::<PyBytes>() {
         return Ok(b.as_bytes().to_vec());
@@ -96,24 +108,61 @@ impl Stream {
             ));
         }
         let tx = &self.tx;
-        match py.detach(|| call(tx, Cmd::Receive)) {
-            Ok(Received::Text(s)) => Ok(PyString::new(py, &s).into_any().unbind()),
-            Ok(Received::Binary(b)) => Ok(PyBytes::new(py, &b).into_any().unbind()),
-            Ok(Received::Close(code, reason)) => {
-                let request = self.request.bind(py);
-                request.setattr("ws_close_code", code.unwrap_or(1005))?;
-                request.setattr("ws_close_reason", reason)?;
-                request.setattr("client_terminated", true)?;
-                if !self.flag(py, "server_terminated")? {
-                    let (code, reason) = self.passive_reply(py)?;
-                    py.detach(|| call(tx, |reply| Cmd::Answer { code, reason, reply }))
-                        .map_err(|f| raise(py, f))?;
-                    request.setattr("server_terminated", true)?;
+        let request = self.request.bind(py);
+        loop {
+            // pywebsocket: with on_ping_handler set, pings go to it and no pong is sent
+            // automatically; on_pong_handler sees every pong.
+            let on_ping = handler_attr(request, "on_ping_handler")?;
+            let on_pong = handler_attr(request, "on_pong_handler")?;
+            let (pings, pongs) = (on_ping.is_some(), on_pong.is_some());
+            match py.detach(|| call(tx, |reply| Cmd::Receive { pings, pongs, reply })) {
+                Ok(Received::Text(s)) => return Ok(PyString::new(py, &s).into_any().unbind()),
+                Ok(Received::Binary(b)) => return Ok(PyBytes::new(py, &b).into_any().unbind()),
+                Ok(Received::Ping(p)) => {
+                    if let Some(h) = on_ping {
+                        h.call1((request, PyBytes::new(py, &p)))?;
+                    }
                 }
-                Ok(py.None())
+                Ok(Received::Pong(p)) => {
+                    if let Some(h) = on_pong {
+                        h.call1((request, PyBytes::new(py, &p)))?;
+                    }
+                }
+                Ok(Received::Close(code, reason)) => {
+                    request.setattr("ws_close_code", code.unwrap_or(1005))?;
+                    request.setattr("ws_close_reason", reason)?;
+                    request.setattr("client_terminated", true)?;
+                    if !self.flag(py, "server_terminated")? {
+                        let (code, reason) = self.passive_reply(py)?;
+                        py.detach(|| call(tx, |reply| Cmd::Answer { code, reason, reply }))
+                            .map_err(|f| raise(py, f))?;
+                        request.setattr("server_terminated", true)?;
+                    }
+                    return Ok(py.None());
+                }
+                Err(f) => return Err(raise(py, f)),
             }
-            Err(f) => Err(raise(py, f)),
         }
+    }
+
+    /// Sends a pong (used by handlers that answer pings themselves).
+    fn _send_pong(&self, py: Python<'_>, body: &Bound<'_, PyAny>) -> PyResult<()> {
+        let data = bytes_of(body)?;
+        if data.len() > 125 {
+            return Err(raise(
+                py,
+                Fault::BadOperation(
+                    "Application data size of pong frames must not exceed 125".into(),
+                ),
+            ));
+        }
+        let tx = &self.tx;
+        py.detach(|| call(tx, |reply| Cmd::Pong { data, reply })).map_err(|f| raise(py, f))
+    }
+
+    /// Writes raw bytes to the socket (pywebsocket's private `_write`).
+    fn _write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.write_raw(py, data)
     }
 
     /// Sends `message` (`str` as text unless `binary`; `bytes` otherwise); with

@@ -87,7 +87,12 @@ async fn open(
     };
     let key = upgrade.key.clone();
     let mut hreq = HandshakeRequest::new(upgrade, peer);
-    if let Err(r) = handler.do_extra_handshake(&mut hreq).await {
+    let decision = handler.do_extra_handshake(&mut hreq).await;
+    let raw = std::mem::take(&mut hreq.raw_output);
+    if !raw.is_empty() && io.write_all(&raw).await.is_err() {
+        return None;
+    }
+    if let Err(r) = decision {
         if r.is_abort() {
             tracing::info!(%peer, resource = %target, "handshake aborted by the handler: {}", r.reason());
             let _ = io.shutdown().await;

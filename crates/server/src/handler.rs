@@ -137,6 +137,7 @@ pub struct HandshakeRequest {
     pub(crate) response_headers: Vec<(String, String)>,
     pub(crate) compression: CompressionChoice,
     pub(crate) state: Option<HandlerState>,
+    pub(crate) raw_output: Vec<u8>,
 }
 
 /// What the handler asked of compression negotiation.
@@ -156,6 +157,7 @@ impl HandshakeRequest {
             response_headers: Vec::new(),
             compression: CompressionChoice::default(),
             state: None,
+            raw_output: Vec::new(),
         }
     }
 
@@ -240,6 +242,15 @@ impl HandshakeRequest {
         }
         self.response_headers.push((name.to_owned(), value.to_owned()));
         Ok(())
+    }
+
+    /// Bytes to write to the socket before the server's own answer (the 101, or the error
+    /// status of a [`Rejection`]), or instead of it when the handshake is aborted with
+    /// [`Rejection::abort`]. For handlers that forge their own handshake response
+    /// (pywebsocket's `request.connection.write` in the extra handshake). They are written
+    /// when the extra handshake returns.
+    pub fn write_raw(&mut self, bytes: &[u8]) {
+        self.raw_output.extend_from_slice(bytes);
     }
 
     /// Keeps a value for the transfer phase: [`WebSocket::take_handler_state`] returns it.

@@ -252,6 +252,39 @@ def web_socket_transfer_data(request):
     request.ws_stream.send_message('compressed')
 "#;
 
+const FORGE: &str = r#"
+from mod_pywebsocket import handshake
+from mod_pywebsocket.handshake import hybi
+
+def web_socket_do_extra_handshake(request):
+    # As WPT's handlers do: write our own handshake response, then abort so the server
+    # sends nothing of its own.
+    key = request.headers_in.get('Sec-WebSocket-Key').encode()
+    request.connection.write(
+        b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+        b'Sec-WebSocket-Accept: ' + hybi.compute_accept(key) + b'\r\nX-Forged: yes\r\n\r\n')
+    raise handshake.AbortedByUserException('forged')
+
+def web_socket_transfer_data(request):
+    pass
+"#;
+
+const PINGS: &str = r#"
+def web_socket_do_extra_handshake(request):
+    pass
+
+def web_socket_transfer_data(request):
+    def on_ping(request, payload):
+        request.ws_stream._send_pong(b'custom:' + payload)
+    def on_pong(request, payload):
+        request.ws_stream.send_message('pong ' + payload.decode())
+    request.on_ping_handler = on_ping
+    request.on_pong_handler = on_pong
+    request.ws_stream.send_ping(b'hello')
+    while request.ws_stream.receive_message() is not None:
+        pass
+"#;
+
 const SLEEP: &str = r#"
 import time
 
@@ -289,6 +322,8 @@ fn tree(name: &str) -> Tree {
             ("sleep_wsh.py", SLEEP),
             ("threads_wsh.py", THREADS),
             ("window_wsh.py", WINDOW),
+            ("forge_wsh.py", FORGE),
+            ("pings_wsh.py", PINGS),
             ("echo_wsh.py", include_str!("../../../examples/handlers/echo_wsh.py")),
         ],
     )
@@ -398,4 +433,34 @@ fn absolute_request_uris_are_served_when_they_name_the_validation_host_and_port(
     assert_eq!(status("ws://LOCALHOST:1/echo?q".into()), "101");
     assert_eq!(status(format!("ws://localhost:{port}/echo")), "404");
     assert_eq!(status("ws://invalidlocalhost:1/echo".into()), "404");
+}
+
+#[test]
+fn bytes_written_in_the_extra_handshake_go_out_instead_of_the_servers_answer() {
+    let tree = tree("forge");
+    let wshd = Wshd::start(&tree.0);
+    let (mut c, head) = Raw::open(wshd.addr, "/forge", "");
+    assert_eq!(
+        head,
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nX-Forged: yes\r\n\r\n"
+    );
+    // Aborted: nothing else follows, and the server closes the connection.
+    assert_eq!(c.rest(), Vec::<u8>::new());
+}
+
+#[test]
+fn on_ping_and_on_pong_handlers_replace_the_automatic_pong() {
+    let tree = tree("pings");
+    let wshd = Wshd::start(&tree.0);
+    let (mut c, _) = Raw::open(wshd.addr, "/pings", "");
+    assert_eq!(c.frame(), (0x89, b"hello".to_vec()));
+    c.send(0x8a, b"hello");
+    assert_eq!(c.frame(), (0x81, b"pong hello".to_vec()));
+    c.send(0x89, b"x");
+    // Only the handler's own pong: no automatic one with the plain payload.
+    assert_eq!(c.frame(), (0x8a, b"custom:x".to_vec()));
+    c.send(0x88, &[0x03, 0xe8]);
+    assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
+    assert!(c.rest().is_empty());
 }

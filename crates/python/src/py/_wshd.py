@@ -22,8 +22,11 @@ def make_headers(pairs):
 class Connection(object):
     """``request.connection``: the peer's and our addresses, and raw socket access.
 
-    ``read``/``write`` reach the socket only once the WebSocket is open (in
-    ``web_socket_transfer_data``); ``raw`` is the server's stream object then.
+    In ``web_socket_transfer_data`` ``raw`` is the server's stream object and
+    ``read``/``write`` go straight to the socket. In ``web_socket_do_extra_handshake``
+    ``write`` collects the bytes (``pending``), which the server writes when the hook
+    returns, before its own answer or instead of it if the hook raises
+    ``AbortedByUserException``; ``read`` is not available there.
     """
 
     def __init__(self, remote_addr, local_addr, lines):
@@ -31,12 +34,18 @@ class Connection(object):
         self.local_addr = local_addr
         self._lines = lines
         self.raw = None
+        self.pending = bytearray()
 
     def read(self, length):
         return self._require_raw('read').read_raw(length)
 
     def write(self, data):
-        self._require_raw('write').write_raw(data)
+        if self.raw is None:
+            if isinstance(data, str):
+                raise TypeError('connection.write takes bytes, not str')
+            self.pending += data
+            return
+        self.raw.write_raw(data)
 
     def get_memorized_lines(self):
         return list(self._lines)
