@@ -18,10 +18,11 @@ use wshd_proto::handshake::{
     is_upgrade_request, validate_upgrade,
 };
 
-use crate::handler::{DynHandler, HandshakeRequest};
+use crate::handler::{DynHandler, HandshakeRequest, Rejection};
 use crate::listener::Shared;
 use crate::target::{self, Target};
 use crate::transport::{Transport, linger_close};
+use crate::unwind::{CatchUnwind, panic_message};
 use crate::websocket::{Info, Timing, WebSocket};
 
 /// Serves one connection from accept to close. Never panics on peer input.
@@ -31,7 +32,11 @@ use crate::websocket::{Info, Timing, WebSocket};
 /// lets an idle connection cost only the open-phase state.
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let Some((mut ws, handler)) = Box::pin(open(stream, peer, shared)).await else { return };
-    handler.transfer_data(&mut ws).await;
+    if let Err(payload) = CatchUnwind::new(handler.transfer_data(&mut ws)).await {
+        // A broken handler: the peer gets 1011 (RFC 6455 §7.4.1, "unexpected condition").
+        tracing::error!(%peer, resource = %ws.resource(), "handler panicked in transfer_data: {}", panic_message(&*payload));
+        let _ = ws.start_close(Some(1011), "");
+    }
     Box::pin(ws.finish_after_handler()).await;
 }
 
@@ -87,7 +92,13 @@ async fn open(
     };
     let key = upgrade.key.clone();
     let mut hreq = HandshakeRequest::new(upgrade, peer);
-    let decision = handler.do_extra_handshake(&mut hreq).await;
+    let decision = match CatchUnwind::new(handler.do_extra_handshake(&mut hreq)).await {
+        Ok(decision) => decision,
+        Err(payload) => {
+            tracing::error!(%peer, resource = %target, "handler panicked in do_extra_handshake: {}", panic_message(&*payload));
+            Err(Rejection::new(500, "the handler failed"))
+        }
+    };
     let raw = std::mem::take(&mut hreq.raw_output);
     if !raw.is_empty() && io.write_all(&raw).await.is_err() {
         return None;

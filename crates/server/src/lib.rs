@@ -20,6 +20,7 @@ mod listener;
 mod router;
 mod target;
 mod transport;
+mod unwind;
 mod websocket;
 
 pub use config::Config;

@@ -74,6 +74,20 @@ impl Handler for EchoSmallWindow {
     }
 }
 
+/// Panics in each hook, depending on the path.
+struct Panics;
+impl Handler for Panics {
+    async fn do_extra_handshake(&self, req: &mut HandshakeRequest) -> Result<(), Rejection> {
+        if req.path() == "/panic_handshake" {
+            panic!("deliberate panic in the extra handshake");
+        }
+        Ok(())
+    }
+    async fn transfer_data(&self, _ws: &mut WebSocket) {
+        panic!("deliberate panic in transfer_data");
+    }
+}
+
 /// Returns at once: the server must close with 1000.
 struct Quit;
 impl Handler for Quit {
@@ -101,6 +115,8 @@ fn router() -> Router {
     Router::new()
         .route("/echo", Echo)
         .route("/echo_noext", EchoNoExt)
+        .route("/panic_handshake", Panics)
+        .route("/panic_transfer", Panics)
         .route("/echo_small_window", EchoSmallWindow)
         .route("/chat", Chat)
         .route("/quit", Quit)
@@ -520,4 +536,23 @@ async fn deflate_frame_is_negotiated_only_when_enabled_and_only_one_extension_wi
     assert!(head.contains("\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n"), "{head}");
     // deflate-frame: the echo is one compressed frame with RSV1.
     assert_eq!(c.frame().await, (0xc1, vec![0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]));
+}
+
+#[tokio::test]
+async fn a_panicking_handler_gets_500_or_1011_and_the_server_keeps_serving() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/panic_handshake", "").as_bytes()).await;
+    assert!(c.head().await.starts_with("HTTP/1.1 500 "));
+
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/panic_transfer", "").as_bytes()).await;
+    assert!(c.head().await.starts_with("HTTP/1.1 101 "));
+    assert_eq!(c.frame().await, (0x88, vec![0x03, 0xf3]));
+    c.send(&frame(0x88, &[0x03, 0xf3])).await;
+    c.expect_eof().await;
+
+    let (mut ws, _) = connect(addr, None, "/echo", &ClientConfig::default()).await.unwrap();
+    ws.send_text("still here").await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), Some(Message::Text("still here".into())));
 }
