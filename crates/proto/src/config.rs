@@ -1,7 +1,9 @@
 //! Limits that bound what a peer can make the core allocate or parse.
 //!
 //! Every limit has a documented default and can be changed by the embedding server.
-//! This module holds plain values only; enforcement lives where the bytes are parsed.
+//! This module holds the values, and one rule shared by everyone who reassembles messages
+//! ([`Limits::append_to_message`]: buffers grow, but never past the message limit). The
+//! checks that refuse a peer live where the bytes are parsed.
 
 /// Default maximum payload of one frame, and of one reassembled message: 16 MiB.
 ///
