@@ -9,9 +9,13 @@ both). The suite is imported unchanged; at run time only the way it starts
 "the server" is patched: where it would run
     python standalone.py -H localhost -V localhost -p PORT -P PORT -d <sdist>/example ...
 it runs
-    $WSHD_BIN -H localhost -V localhost -p PORT -P PORT -d <sdist>/example ...
-with exactly the same arguments. Every other subprocess the suite starts
-(example/echo_client.py) still runs under Python.
+    $WSHD_BIN -H localhost -V localhost -p PORT -P PORT -d <sdist>/example ... \
+        --unsupported-frame-close-code 1003
+with the same arguments plus that one option: test_close_on_unsupported_frame
+asserts pywebsocket's close code 1003 for a frame with RSV3 set, where wshd's
+default is RFC 6455's 1002 (Autobahn|Testsuite's group 3 checks the default).
+Every other subprocess the suite starts (example/echo_client.py) still runs
+under Python.
 
 EXPECTED_FILE lists the tests that are expected to fail, one per line as
 `Class.test_method  # reason`. The exit status is 0 only when the failing
@@ -29,6 +33,10 @@ import unittest
 
 # How long to wait for wshd to print `listening on ADDR` (it is bound then).
 READY_TIMEOUT_SEC = 10.0
+
+# Appended to every wshd command line: pywebsocket's close code for unsupported
+# frames (see the module docstring).
+COMPAT_ARGS = ['--unsupported-frame-close-code', '1003']
 
 
 def load_expected(path):
@@ -93,6 +101,7 @@ def main(argv):
             return original_run_python_command(self, commandline, stdout, stderr)
         # wshd's stdout goes to a pipe of our own (not proc.stdout), so that
         # the suite's _close_server never closes it under the reader thread.
+        commandline = list(commandline) + COMPAT_ARGS
         read_fd, write_fd = os.pipe()
         try:
             proc = subprocess.Popen(commandline,

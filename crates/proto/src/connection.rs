@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::close;
+use crate::close::{self, CloseCode};
 use crate::config::Limits;
 use crate::deflate::{Compression, Compressor, DeflateConfig};
 use crate::error::{ProtocolError, UsageError};
@@ -148,6 +148,8 @@ pub struct Connection {
     close_timeout: Option<Duration>,
     close_deadline: Option<Instant>,
     keepalive: Option<Box<Keepalive>>,
+    /// Close code for reserved bits and reserved opcodes (default 1002).
+    unsupported_frame_code: CloseCode,
 }
 
 impl std::fmt::Debug for Connection {
@@ -190,6 +192,7 @@ impl Connection {
             close_timeout: Some(Duration::from_secs(10)),
             close_deadline: None,
             keepalive: None,
+            unsupported_frame_code: CloseCode::PROTOCOL_ERROR,
         }
     }
 
@@ -222,6 +225,19 @@ impl Connection {
     /// reported and the caller decides whether to send a pong.
     pub fn set_auto_pong(&mut self, on: bool) {
         self.auto_pong = on;
+    }
+
+    /// The close code a frame with reserved bits or a reserved opcode is failed with
+    /// (default 1002, protocol error, as RFC 6455 practice and Autobahn|Testsuite
+    /// expect; pywebsocket sends 1003). Other protocol errors keep their own codes.
+    pub fn set_unsupported_frame_close_code(&mut self, code: CloseCode) {
+        self.unsupported_frame_code = code;
+    }
+
+    /// The close code this connection fails with for `e`: [`ProtocolError::close_code`],
+    /// except for unsupported frames (see [`Connection::set_unsupported_frame_close_code`]).
+    pub fn close_code_for(&self, e: &ProtocolError) -> CloseCode {
+        if e.is_unsupported_frame() { self.unsupported_frame_code } else { e.close_code() }
     }
 
     /// How long to wait for the peer's close frame after sending ours (default 10 s;
@@ -445,7 +461,7 @@ impl Connection {
     /// if ours has not gone out, and stop.
     fn fail(&mut self, e: ProtocolError) {
         if self.can_send() {
-            self.write_close(Some(e.close_code().0), "");
+            self.write_close(Some(self.close_code_for(&e).0), "");
         }
         self.events.clear();
         self.finish(Ending::Failed(e));

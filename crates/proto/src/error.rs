@@ -67,6 +67,14 @@ impl ProtocolError {
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
+
+    /// Whether this is a frame the endpoint does not support, rather than a malformed
+    /// one: reserved bits or a reserved opcode. RFC 6455 calls both protocol errors
+    /// (1002, the default); pywebsocket answers them with 1003, which
+    /// [`crate::Connection::set_unsupported_frame_close_code`] can restore.
+    pub fn is_unsupported_frame(&self) -> bool {
+        matches!(self, ProtocolError::ReservedBits | ProtocolError::ReservedOpcode(_))
+    }
 }
 
 impl fmt::Display for ProtocolError {

@@ -108,7 +108,6 @@ fn fault(e: Error) -> Fault {
 pub(crate) async fn serve(ws: &mut WebSocket, rx: &mut UnboundedReceiver<Cmd>) -> Outcome {
     let mut waiting: Option<Reply<Received>> = None;
     let (mut want_pings, mut want_pongs) = (false, false);
-    let mut partial: Option<(MessageKind, Vec<u8>)> = None;
     loop {
         tokio::select! {
             cmd = rx.recv() => {
@@ -161,33 +160,25 @@ pub(crate) async fn serve(ws: &mut WebSocket, rx: &mut UnboundedReceiver<Cmd>) -
                     }
                 }
             }
-            frame = ws.recv_frame(), if waiting.is_some() => {
+            frame = ws.recv_message_or_control(), if waiting.is_some() => {
                 let received = match frame {
-                    Ok(Some(Frame::Data { kind, data, fin })) => {
-                        let data = match partial.take() {
-                            None => data,
-                            Some((_, mut head)) => {
-                                head.extend_from_slice(&data);
-                                head
-                            }
-                        };
-                        if !fin {
-                            partial = Some((kind, data));
-                            continue;
-                        }
-                        match kind {
-                            MessageKind::Binary => Ok(Received::Binary(data)),
-                            // The core validated the message as UTF-8.
-                            MessageKind::Text => String::from_utf8(data)
-                                .map(Received::Text)
-                                .map_err(|_| Fault::Protocol(1007, "invalid UTF-8".into())),
-                        }
+                    Ok(Some(Frame::Data { kind: MessageKind::Binary, data, .. })) => {
+                        Ok(Received::Binary(data))
+                    }
+                    // The core validated the message as UTF-8.
+                    Ok(Some(Frame::Data { kind: MessageKind::Text, data, .. })) => {
+                        String::from_utf8(data)
+                            .map(Received::Text)
+                            .map_err(|_| Fault::Protocol(1007, "invalid UTF-8".into()))
                     }
                     Ok(Some(Frame::Ping(p))) if want_pings => Ok(Received::Ping(p)),
                     Ok(Some(Frame::Pong(p))) if want_pongs => Ok(Received::Pong(p)),
                     Ok(Some(Frame::Ping(_) | Frame::Pong(_))) => continue,
                     Ok(Some(Frame::Close(code, reason))) => Ok(Received::Close(code, reason)),
                     Ok(None) => Err(Fault::Terminated("the connection is closed".into())),
+                    Err(Error::Protocol(p)) => {
+                        Err(Fault::Protocol(ws.close_code_for(&p), p.to_string()))
+                    }
                     Err(e) => Err(fault(e)),
                 };
                 if let Some(reply) = waiting.take() {

@@ -11,12 +11,12 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wshd_proto::Connection;
 use wshd_proto::deflate::negotiate_compression;
 use wshd_proto::handshake::{
     self, Accept, HandshakeError, Request, accept_response, error_response, format_extensions,
     is_upgrade_request, validate_upgrade,
 };
+use wshd_proto::{CloseCode, Connection};
 
 use crate::handler::{DynHandler, HandshakeRequest, Rejection};
 use crate::listener::Shared;
@@ -155,6 +155,7 @@ async fn open(
         conn.set_compression(c, &cfg.deflate);
     }
     conn.set_close_timeout(Some(cfg.close_timeout));
+    conn.set_unsupported_frame_close_code(CloseCode(cfg.unsupported_frame_close_code));
     if let Some(interval) = cfg.ping_interval {
         conn.set_keepalive(interval, cfg.ping_timeout, std::time::Instant::now());
     }

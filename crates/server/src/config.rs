@@ -45,6 +45,10 @@ pub struct Config {
     /// window and memory level 5 (about 210 KB per connection once both directions have
     /// carried a compressed message); deflate-frame off. See `DeflateConfig`.
     pub deflate: DeflateConfig,
+    /// The close code for a frame with reserved bits set or a reserved opcode (default
+    /// 1002, protocol error, as RFC 6455 practice and Autobahn|Testsuite expect). Set
+    /// 1003 for pywebsocket's code, which its own end-to-end suite asserts.
+    pub unsupported_frame_close_code: u16,
 }
 
 impl Default for Config {
@@ -62,6 +66,7 @@ impl Default for Config {
             validation_host: None,
             validation_port: None,
             deflate: DeflateConfig::default(),
+            unsupported_frame_close_code: 1002,
         }
     }
 }

@@ -241,10 +241,29 @@ impl WebSocket {
     /// closed the connection: its close frame has then been answered (through the
     /// handler's passive closing hook on the server side) and the transport closed.
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
+        loop {
+            let Some(frame) = self.recv_message_or_control().await? else { return Ok(None) };
+            let Frame::Data { kind, data, .. } = frame else { continue };
+            return Ok(Some(match kind {
+                MessageKind::Binary => Message::Binary(data),
+                // The core validated the whole message as UTF-8; this cannot fail.
+                MessageKind::Text => Message::Text(
+                    String::from_utf8(data)
+                        .map_err(|_| Error::Protocol(wshd_proto::ProtocolError::InvalidUtf8))?,
+                ),
+            }));
+        }
+    }
+
+    /// Receives the next whole message (as a [`Frame::Data`] with `fin` set) or the next
+    /// control frame, whichever comes first: [`WebSocket::recv`] for callers that also
+    /// want pings and pongs. The core reassembles fragments into one buffer, so a
+    /// fragmented message is copied once.
+    pub async fn recv_message_or_control(&mut self) -> Result<Option<Frame>, Error> {
         self.conn.set_whole_messages(true);
         loop {
             let Some(frame) = self.next_frame().await? else { return Ok(None) };
-            let Frame::Data { kind, data, fin } = frame else { continue };
+            let Frame::Data { kind, data, fin } = frame else { return Ok(Some(frame)) };
             let (kind, data) = match self.partial.take() {
                 None => (kind, data),
                 Some((kind, mut head)) => {
@@ -256,15 +275,14 @@ impl WebSocket {
                 self.partial = Some((kind, data));
                 continue;
             }
-            return Ok(Some(match kind {
-                MessageKind::Binary => Message::Binary(data),
-                // The core validated the whole message as UTF-8; this cannot fail.
-                MessageKind::Text => Message::Text(
-                    String::from_utf8(data)
-                        .map_err(|_| Error::Protocol(wshd_proto::ProtocolError::InvalidUtf8))?,
-                ),
-            }));
+            return Ok(Some(Frame::Data { kind, data, fin: true }));
         }
+    }
+
+    /// The close code this connection fails with for a protocol error `e` (see
+    /// [`crate::Config::unsupported_frame_close_code`]).
+    pub fn close_code_for(&self, e: &wshd_proto::ProtocolError) -> u16 {
+        self.conn.close_code_for(e).0
     }
 
     /// Receives the next piece of what the peer sent: a data fragment, a ping or a pong.
@@ -306,7 +324,7 @@ impl WebSocket {
                     return self.end(Ok(None)).await;
                 }
                 Some(Err(e)) => {
-                    tracing::info!(peer = %self.info.peer_addr, resource = %self.info.resource, code = e.close_code().0, "failing connection: {e}");
+                    tracing::info!(peer = %self.info.peer_addr, resource = %self.info.resource, code = self.conn.close_code_for(&e).0, "failing connection: {e}");
                     return self.end(Err(Error::Protocol(e))).await;
                 }
                 None => {}

@@ -67,6 +67,11 @@ pub struct Args {
     #[arg(long = "log-level", visible_alias = "log_level", default_value = "warn",
           value_parser = ["fine", "debug", "info", "warning", "warn", "error", "critical"])]
     pub log_level: String,
+    /// Close code for a frame with reserved bits or a reserved opcode: 1002 (protocol
+    /// error, RFC 6455 practice, the default) or 1003 (what pywebsocket sends).
+    #[arg(long = "unsupported-frame-close-code", visible_alias = "unsupported_frame_close_code",
+          default_value_t = 1002, value_parser = clap::value_parser!(u16).range(1002..=1003))]
+    pub unsupported_frame_close_code: u16,
 }
 
 impl Args {

@@ -50,6 +50,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let config = Config {
         validation_host: args.validation_host.clone(),
         validation_port: args.validation_port,
+        unsupported_frame_close_code: args.unsupported_frame_close_code,
         ..Config::default()
     };
     tokio::runtime::Builder::new_multi_thread()

@@ -464,3 +464,26 @@ fn on_ping_and_on_pong_handlers_replace_the_automatic_pong() {
     assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
     assert!(c.rest().is_empty());
 }
+
+#[test]
+fn reserved_bits_close_with_1002_or_with_pywebsockets_1003_when_asked() {
+    let tree = tree("unsupported");
+    for (extra, code) in
+        [(&[][..], [0x03, 0xea]), (&["--unsupported-frame-close-code", "1003"][..], [0x03, 0xeb])]
+    {
+        let wshd = Wshd::start_with(&tree.0, extra);
+        let (mut c, head) = Raw::open(wshd.addr, "/echo", "");
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        // pywebsocket's own end-to-end test: a text frame with RSV3 set.
+        c.send(0x91, b"");
+        assert_eq!(c.frame(), (0x88, code.to_vec()), "{extra:?}");
+        // A reserved opcode is the same kind of error.
+        let (mut c, _) = Raw::open(wshd.addr, "/echo", "");
+        c.send(0x83, b"");
+        assert_eq!(c.frame(), (0x88, code.to_vec()), "{extra:?}");
+        // Other protocol errors keep 1002.
+        let (mut c, _) = Raw::open(wshd.addr, "/echo", "");
+        c.send(0x80, b"x");
+        assert_eq!(c.frame(), (0x88, vec![0x03, 0xea]), "{extra:?}");
+    }
+}

@@ -58,6 +58,30 @@ fn rfc6455_5_2_reserved_opcodes_fail_with_1002() {
 }
 
 #[test]
+fn unsupported_frame_close_code_can_be_pywebsockets_1003_for_rsv_and_opcodes_only() {
+    // pywebsocket's end-to-end test sends exactly 91 80 (RSV3 on a text frame).
+    let inputs = [
+        (client_frame(true, 1, 1, b""), true),
+        (client_frame(true, 4, 2, b"x"), true),
+        (client_frame(true, 0, 0xb, b""), true),
+        (client_frame(true, 0, 0, b""), false),
+        (vec![0x81, 0x00], false),
+    ];
+    for (input, unsupported) in inputs {
+        let mut c = server();
+        c.set_unsupported_frame_close_code(wshd_proto::CloseCode::UNSUPPORTED_DATA);
+        c.receive_data(&input);
+        let err = events(&mut c).into_iter().find_map(Result::err).expect("connection fails");
+        assert_eq!(err.is_unsupported_frame(), unsupported, "{err}");
+        let code: u16 = if unsupported { 1003 } else { 1002 };
+        assert_eq!(c.close_code_for(&err).0, code);
+        let mut expected = vec![0x88, 0x02];
+        expected.extend(code.to_be_bytes());
+        assert_eq!(take_output(&mut c), expected, "{err}");
+    }
+}
+
+#[test]
 fn rfc6455_5_4_continuation_without_a_message_fails_with_1002() {
     // pywebsocket's end-to-end test sends exactly 80 80 (+ mask key).
     let (err, out) = failure_code(&client_frame(true, 0, 0, b""));
