@@ -16,7 +16,8 @@ use wshd_proto::handshake::ExtensionOffer;
 use wshd_server::BoxFuture;
 use wshd_server::{DynHandler, HandshakeRequest, Rejection, WebSocket};
 
-use crate::bridge::{self, Cmd, Outcome};
+use crate::bridge::{self, Cmd, Fault, Outcome};
+use crate::handshake_io::HandshakeSocket;
 use crate::loader::Handlers;
 use crate::stream::Stream;
 
@@ -44,6 +45,7 @@ struct HandshakeInput {
     extensions: Vec<ExtensionOffer>,
     offered_extensions: bool,
     peer: SocketAddr,
+    local: Option<SocketAddr>,
 }
 
 /// What the extra handshake decided.
@@ -72,35 +74,24 @@ impl HandshakeInput {
             extensions: req.extension_offers().to_vec(),
             offered_extensions: !req.extension_offers().is_empty(),
             peer: req.peer_addr(),
+            local: req.local_addr(),
         }
     }
 }
 
-/// The extra handshake's verdict, and the bytes the handler wrote either way.
-struct Verdict {
-    result: Result<HandshakeOutput, Rejection>,
-    raw: Vec<u8>,
-}
-
-fn extra_handshake(py: Python<'_>, handlers: &Handlers, input: HandshakeInput) -> Verdict {
-    let mut raw = Vec::new();
-    let result = run_extra_handshake(py, handlers, input, &mut raw);
-    Verdict { result, raw }
-}
-
-fn run_extra_handshake(
+/// Runs `web_socket_do_extra_handshake`; `socket` serves `request.connection`.
+fn extra_handshake(
     py: Python<'_>,
     handlers: &Handlers,
     input: HandshakeInput,
-    raw: &mut Vec<u8>,
+    socket: HandshakeSocket,
 ) -> Result<HandshakeOutput, Rejection> {
     let internal = |e: PyErr| {
         tracing::error!("building the request object failed: {e}");
         Rejection::new(500, "internal error building the request object")
     };
-    let request = build_request(py, &input).map_err(internal)?;
+    let request = build_request(py, &input, socket).map_err(internal)?;
     let called = handlers.extra_handshake.bind(py).call1((&request,));
-    *raw = pending_writes(&request).map_err(internal)?;
     if let Err(e) = called {
         if is_instance(py, &e, "pywebsocket3.handshake", "AbortedByUserException") {
             return Err(Rejection::abort(
@@ -116,10 +107,16 @@ fn run_extra_handshake(
     read_choices(py, request, input.offered_extensions).map_err(internal)
 }
 
-fn build_request<'py>(py: Python<'py>, input: &HandshakeInput) -> PyResult<Bound<'py, PyAny>> {
+fn build_request<'py>(
+    py: Python<'py>,
+    input: &HandshakeInput,
+    socket: HandshakeSocket,
+) -> PyResult<Bound<'py, PyAny>> {
     let wshd = py.import("_wshd")?;
     let remote = (input.peer.ip().to_string(), input.peer.port());
-    let connection = wshd.getattr("Connection")?.call1((remote, py.None(), PyList::empty(py)))?;
+    let local = input.local.map(|a| (a.ip().to_string(), a.port()));
+    let connection = wshd.getattr("Connection")?.call1((remote, local, PyList::empty(py)))?;
+    connection.setattr("raw", Bound::new(py, socket)?)?;
     let request = wshd.getattr("Request")?.call1((
         "GET",
         &input.resource,
@@ -199,14 +196,6 @@ fn read_choices(
     Ok(out)
 }
 
-/// Takes the bytes the handler wrote with `request.connection.write` so far.
-fn pending_writes(request: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    let pending = request.getattr("connection")?.getattr("pending")?;
-    let bytes: Vec<u8> = pending.extract()?;
-    pending.call_method0("clear")?;
-    Ok(bytes)
-}
-
 fn attr_or_none<T>(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Option<T>>
 where
     T: for<'a, 'py> FromPyObject<'a, 'py>,
@@ -279,6 +268,22 @@ fn transfer(
     Outcome::Dropped
 }
 
+/// Performs one `request.connection` call of the extra handshake.
+async fn serve_handshake_io(req: &mut HandshakeRequest, cmd: Cmd) {
+    match cmd {
+        Cmd::Write { data, reply } => {
+            req.write_raw(&data);
+            let _ = reply.send(Ok(()));
+        }
+        Cmd::Read { len, reply } => {
+            let read = req.read_raw(len).await;
+            let _ = reply.send(read.map_err(|e| Fault::Terminated(e.to_string())));
+        }
+        // HandshakeSocket sends nothing else.
+        _ => {}
+    }
+}
+
 impl DynHandler for PythonHandler {
     fn do_extra_handshake<'a>(
         &'a self,
@@ -288,13 +293,20 @@ impl DynHandler for PythonHandler {
             let input = HandshakeInput::new(req);
             let requested = input.protocols.is_some();
             let handlers = self.handlers.clone();
-            let verdict = tokio::task::spawn_blocking(move || {
-                Python::attach(|py| extra_handshake(py, &handlers, input))
-            })
-            .await
-            .map_err(|e| Rejection::new(500, format!("handshake thread failed: {e}")))?;
-            req.write_raw(&verdict.raw);
-            let out = verdict.result?;
+            let (tx, mut rx) = unbounded_channel();
+            let socket = HandshakeSocket::new(tx);
+            let mut hook = tokio::task::spawn_blocking(move || {
+                Python::attach(|py| extra_handshake(py, &handlers, input, socket))
+            });
+            // Serve the hook's raw reads and writes until it returns.
+            let verdict = loop {
+                tokio::select! {
+                    verdict = &mut hook => break verdict,
+                    Some(cmd) = rx.recv() => serve_handshake_io(req, cmd).await,
+                }
+            };
+            let out = verdict
+                .map_err(|e| Rejection::new(500, format!("handshake thread failed: {e}")))??;
             // pywebsocket: a client that asked for subprotocols must get one chosen, and
             // one that asked for none must get none (400 otherwise).
             match (&out.protocol, requested) {

@@ -15,6 +15,7 @@
 mod bridge;
 mod error;
 mod handler;
+mod handshake_io;
 mod loader;
 mod lookup;
 mod map_file;

@@ -84,14 +84,14 @@ fn handler_attr<'py>(
     }
 }
 
-fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+pub(crate) fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(b) = value.cast::<PyBytes>() {
         return Ok(b.as_bytes().to_vec());
     }
     if let Ok(b) = value.cast::<PyByteArray>() {
         return Ok(b.to_vec());
     }
-    Err(pyo3::exceptions::PyTypeError::new_err("expected bytes, bytearray or str"))
+    Err(pyo3::exceptions::PyTypeError::new_err("expected bytes or bytearray"))
 }
 
 #[pymethods]

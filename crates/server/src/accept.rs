@@ -91,13 +91,17 @@ async fn open(
         Err(e) => return refuse(&mut io, peer, &target, &e, &shared).await,
     };
     let key = upgrade.key.clone();
-    let mut hreq = HandshakeRequest::new(upgrade, peer);
+    let mut hreq = HandshakeRequest::new(upgrade, peer, io, leftover);
     let decision = match CatchUnwind::new(handler.do_extra_handshake(&mut hreq)).await {
         Ok(decision) => decision,
         Err(payload) => {
             tracing::error!(%peer, resource = %target, "handler panicked in do_extra_handshake: {}", panic_message(&*payload));
             Err(Rejection::new(500, "the handler failed"))
         }
+    };
+    // The handler had the connection for `read_raw`; take it back with what it left.
+    let (Some(mut io), leftover) = (hreq.io.take(), std::mem::take(&mut hreq.leftover)) else {
+        return None;
     };
     let raw = std::mem::take(&mut hreq.raw_output);
     if !raw.is_empty() && io.write_all(&raw).await.is_err() {

@@ -14,6 +14,7 @@ use wshd_proto::handshake::{
     ExtensionOffer, HandshakeError, Headers, UpgradeRequest, is_field_value, is_token,
 };
 
+use crate::transport::Transport;
 use crate::websocket::{HandlerState, WebSocket};
 
 /// A future a [`DynHandler`] returns.
@@ -138,6 +139,12 @@ pub struct HandshakeRequest {
     pub(crate) compression: CompressionChoice,
     pub(crate) state: Option<HandlerState>,
     pub(crate) raw_output: Vec<u8>,
+    /// The connection, lent to the handler for [`HandshakeRequest::read_raw`] while the
+    /// hook runs; `accept` takes it back afterwards.
+    pub(crate) io: Option<Transport>,
+    /// Bytes that arrived behind the request head, not yet read by the handler.
+    pub(crate) leftover: Vec<u8>,
+    local_addr: Option<SocketAddr>,
 }
 
 /// What the handler asked of compression negotiation.
@@ -149,7 +156,13 @@ pub(crate) struct CompressionChoice {
 }
 
 impl HandshakeRequest {
-    pub(crate) fn new(upgrade: UpgradeRequest, peer_addr: SocketAddr) -> Self {
+    pub(crate) fn new(
+        upgrade: UpgradeRequest,
+        peer_addr: SocketAddr,
+        io: Transport,
+        leftover: Vec<u8>,
+    ) -> Self {
+        let local_addr = io.local_addr().ok();
         HandshakeRequest {
             upgrade,
             peer_addr,
@@ -158,6 +171,9 @@ impl HandshakeRequest {
             compression: CompressionChoice::default(),
             state: None,
             raw_output: Vec::new(),
+            io: Some(io),
+            leftover,
+            local_addr,
         }
     }
 
@@ -251,6 +267,35 @@ impl HandshakeRequest {
     /// when the extra handshake returns.
     pub fn write_raw(&mut self, bytes: &[u8]) {
         self.raw_output.extend_from_slice(bytes);
+    }
+
+    /// Reads raw bytes from the client: `len` bytes, or fewer if the client closes its
+    /// side first (pywebsocket's `request.connection.read`). What
+    /// [`HandshakeRequest::write_raw`] queued is written out first, so a handler can write
+    /// its own response and read the client's answer. Bytes read here are gone: the
+    /// WebSocket starts after them. Waits as long as the client does not send (the
+    /// handler chose to block); use a timeout around it to bound that.
+    pub async fn read_raw(&mut self, len: usize) -> std::io::Result<Vec<u8>> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let io = self.io.as_mut().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection is gone")
+        })?;
+        if !self.raw_output.is_empty() {
+            io.write_all(&self.raw_output).await?;
+            self.raw_output.clear();
+        }
+        let from_leftover = len.min(self.leftover.len());
+        let mut buf: Vec<u8> = self.leftover.drain(..from_leftover).collect();
+        let rest = (len - from_leftover) as u64;
+        if rest > 0 {
+            io.take(rest).read_to_end(&mut buf).await?;
+        }
+        Ok(buf)
+    }
+
+    /// Our address on this connection, when the socket reports it.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr
     }
 
     /// Keeps a value for the transfer phase: [`WebSocket::take_handler_state`] returns it.

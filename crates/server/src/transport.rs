@@ -16,6 +16,15 @@ pub(crate) enum Transport {
     Tcp(TcpStream),
 }
 
+impl Transport {
+    /// Our address on the connection.
+    pub(crate) fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
+        match self {
+            Transport::Tcp(s) => s.local_addr(),
+        }
+    }
+}
+
 impl AsyncRead for Transport {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -311,6 +311,28 @@ def web_socket_transfer_data(request):
     request.ws_stream.send_message('got ' + got[0])
 "#;
 
+const HANDSHAKE_READ: &str = r#"
+from mod_pywebsocket import handshake, stream
+from mod_pywebsocket.handshake import hybi
+
+def web_socket_do_extra_handshake(request):
+    # As WPT's simple_handshake and Chromium's stall handlers: answer by hand, then read
+    # what the client sends, all before the server would have answered.
+    key = request.headers_in['Sec-WebSocket-Key']
+    request.connection.write(
+        b'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n'
+        b'Sec-WebSocket-Accept: ' + hybi.compute_accept_from_unicode(key) + b'\r\n\r\n')
+    host, port = request.connection.local_addr
+    request.connection.write(stream.create_text_frame('local %s:%d' % (host, port)))
+    frame = request.connection.read(6)
+    request.connection.write(stream.create_text_frame('read %s' % frame.hex()))
+    request.connection.write(stream.create_close_frame(b''))
+    raise handshake.AbortedByUserException('answered by hand')
+
+def web_socket_transfer_data(request):
+    pass
+"#;
+
 fn tree(name: &str) -> Tree {
     Tree::new(
         name,
@@ -324,6 +346,7 @@ fn tree(name: &str) -> Tree {
             ("window_wsh.py", WINDOW),
             ("forge_wsh.py", FORGE),
             ("pings_wsh.py", PINGS),
+            ("handshake_read_wsh.py", HANDSHAKE_READ),
             ("echo_wsh.py", include_str!("../../../examples/handlers/echo_wsh.py")),
         ],
     )
@@ -486,4 +509,33 @@ fn reserved_bits_close_with_1002_or_with_pywebsockets_1003_when_asked() {
         c.send(0x80, b"x");
         assert_eq!(c.frame(), (0x88, vec![0x03, 0xea]), "{extra:?}");
     }
+}
+
+#[test]
+fn the_extra_handshake_reads_from_the_client_after_writing_its_own_answer() {
+    let tree = tree("handshake_read");
+    let wshd = Wshd::start(&tree.0);
+    let (mut c, head) = Raw::open(wshd.addr, "/handshake_read", "");
+    assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{head}");
+    // The queued writes went out before the handler's read.
+    let local = format!("local {}", wshd.addr);
+    assert_eq!(c.frame(), (0x81, local.into_bytes()));
+    c.send(0x88, b"");
+    assert_eq!(c.frame(), (0x81, b"read 888009080706".to_vec()));
+    assert_eq!(c.frame(), (0x88, vec![]));
+    assert!(c.rest().is_empty());
+
+    // A frame sent right behind the request head is read too.
+    let mut s = TcpStream::connect(wshd.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(
+        b"GET /handshake_read HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n\x88\x80\x01\x02\x03\x04",
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.contains("read 888001020304"), "{text}");
 }

@@ -22,11 +22,12 @@ def make_headers(pairs):
 class Connection(object):
     """``request.connection``: the peer's and our addresses, and raw socket access.
 
-    In ``web_socket_transfer_data`` ``raw`` is the server's stream object and
-    ``read``/``write`` go straight to the socket. In ``web_socket_do_extra_handshake``
-    ``write`` collects the bytes (``pending``), which the server writes when the hook
-    returns, before its own answer or instead of it if the hook raises
-    ``AbortedByUserException``; ``read`` is not available there.
+    ``raw`` is the server's socket object: during ``web_socket_do_extra_handshake``
+    writes are queued and go out before the next ``read`` or when the hook returns
+    (before the server's own answer, or instead of it if the hook raises
+    ``AbortedByUserException``); in ``web_socket_transfer_data`` it is the stream and
+    both go straight to the socket. ``read(n)`` blocks until ``n`` bytes arrived or the
+    client closed its side.
     """
 
     def __init__(self, remote_addr, local_addr, lines):
@@ -34,27 +35,21 @@ class Connection(object):
         self.local_addr = local_addr
         self._lines = lines
         self.raw = None
-        self.pending = bytearray()
 
     def read(self, length):
         return self._require_raw('read').read_raw(length)
 
     def write(self, data):
-        if self.raw is None:
-            if isinstance(data, str):
-                raise TypeError('connection.write takes bytes, not str')
-            self.pending += data
-            return
-        self.raw.write_raw(data)
+        if isinstance(data, str):
+            raise TypeError('connection.write takes bytes, not str')
+        self._require_raw('write').write_raw(data)
 
     def get_memorized_lines(self):
         return list(self._lines)
 
     def _require_raw(self, what):
         if self.raw is None:
-            raise IOError(
-                'request.connection.%s is only available in web_socket_transfer_data '
-                'in this version of wshd' % what)
+            raise IOError('request.connection.%s: the connection is not open' % what)
         return self.raw
 
 
