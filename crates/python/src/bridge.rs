@@ -74,6 +74,9 @@ pub(crate) enum Fault {
 pub(crate) enum Outcome {
     /// Returned normally: close with 1000 unless already closed.
     Returned,
+    /// Returned with `request.server_terminated` set: no close frame from us beyond the
+    /// one already sent (by the stream, or written by the handler itself).
+    ServerTerminated,
     /// `AbortedByUserException`: close TCP without a close frame.
     Aborted,
     /// An exception that maps to a close code (1011, 1002, 1003, 1007).

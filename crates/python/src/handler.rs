@@ -12,6 +12,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use tokio::sync::mpsc::unbounded_channel;
+use wshd_proto::State;
 use wshd_proto::handshake::ExtensionOffer;
 use wshd_server::BoxFuture;
 use wshd_server::{DynHandler, HandshakeRequest, Rejection, WebSocket};
@@ -247,8 +248,12 @@ fn transfer(
         tracing::error!("preparing the request for transfer failed: {e}");
         return Outcome::Close(1011);
     }
+    // Our close frame is out (the stream's, or one the handler wrote itself and then set
+    // server_terminated): pywebsocket's close_connection then sends no second one.
+    let closed =
+        || request.getattr("server_terminated").and_then(|t| t.is_truthy()).unwrap_or(false);
     let Err(e) = handlers.transfer_data.bind(py).call1((request,)) else {
-        return Outcome::Returned;
+        return if closed() { Outcome::ServerTerminated } else { Outcome::Returned };
     };
     let exceptions = [
         ("pywebsocket3.handshake", "AbortedByUserException", Outcome::Aborted),
@@ -261,6 +266,9 @@ fn transfer(
     for (module, class, outcome) in exceptions {
         if is_instance(py, &e, module, class) {
             tracing::debug!(path = %handlers.path.display(), "web_socket_transfer_data raised {class}");
+            if matches!(outcome, Outcome::Close(_)) && closed() {
+                return Outcome::ServerTerminated;
+            }
             return outcome;
         }
     }
@@ -368,6 +376,13 @@ impl DynHandler for PythonHandler {
             }
             match bridge::serve(ws, &mut rx).await {
                 Outcome::Returned => {}
+                // Our close went out through the stream (then this is Returned), or the
+                // handler wrote one itself: then the core never sent one, and must not.
+                Outcome::ServerTerminated => {
+                    if matches!(ws.state(), State::Open | State::CloseReceived) {
+                        ws.abort().await;
+                    }
+                }
                 Outcome::Close(code) => {
                     let _ = ws.close(Some(code), "").await;
                 }

@@ -15,7 +15,10 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::bridge::{Cmd, Fault, Received, call};
 
 /// `request.ws_stream`.
-#[pyclass(module = "pywebsocket3.stream", name = "Stream")]
+///
+/// It has a `__dict__`: the frame-level helpers of `pywebsocket3._wshd_frames` keep their
+/// reassembly state and the last opcode there, and handlers may set attributes.
+#[pyclass(module = "pywebsocket3.stream", name = "Stream", dict)]
 pub(crate) struct Stream {
     tx: UnboundedSender<Cmd>,
     request: Py<PyAny>,
@@ -49,6 +52,70 @@ impl Stream {
             return Ok((None, String::new()));
         }
         Ok((code, reason))
+    }
+}
+
+/// Calls `pywebsocket3._wshd_frames.<name>(stream)`, or `(stream, arg)`.
+fn frames(
+    slf: &Bound<'_, Stream>,
+    name: &str,
+    arg: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let function = slf.py().import("pywebsocket3._wshd_frames")?.getattr(name)?;
+    let result = match arg {
+        None => function.call1((slf,))?,
+        Some(arg) => function.call1((slf, arg))?,
+    };
+    Ok(result.unbind())
+}
+
+impl Stream {
+    /// `receive_message` without the opcode bookkeeping.
+    fn receive(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.flag(py, "client_terminated")? {
+            return Err(raise(
+                py,
+                Fault::BadOperation(
+                    "Requested receive_message after receiving a closing handshake".into(),
+                ),
+            ));
+        }
+        let tx = &self.tx;
+        let request = self.request.bind(py);
+        loop {
+            // pywebsocket: with on_ping_handler set, pings go to it and no pong is sent
+            // automatically; on_pong_handler sees every pong.
+            let on_ping = handler_attr(request, "on_ping_handler")?;
+            let on_pong = handler_attr(request, "on_pong_handler")?;
+            let (pings, pongs) = (on_ping.is_some(), on_pong.is_some());
+            match py.detach(|| call(tx, |reply| Cmd::Receive { pings, pongs, reply })) {
+                Ok(Received::Text(s)) => return Ok(PyString::new(py, &s).into_any().unbind()),
+                Ok(Received::Binary(b)) => return Ok(PyBytes::new(py, &b).into_any().unbind()),
+                Ok(Received::Ping(p)) => {
+                    if let Some(h) = on_ping {
+                        h.call1((request, PyBytes::new(py, &p)))?;
+                    }
+                }
+                Ok(Received::Pong(p)) => {
+                    if let Some(h) = on_pong {
+                        h.call1((request, PyBytes::new(py, &p)))?;
+                    }
+                }
+                Ok(Received::Close(code, reason)) => {
+                    request.setattr("ws_close_code", code.unwrap_or(1005))?;
+                    request.setattr("ws_close_reason", reason)?;
+                    request.setattr("client_terminated", true)?;
+                    if !self.flag(py, "server_terminated")? {
+                        let (code, reason) = self.passive_reply(py)?;
+                        py.detach(|| call(tx, |reply| Cmd::Answer { code, reason, reply }))
+                            .map_err(|f| raise(py, f))?;
+                        request.setattr("server_terminated", true)?;
+                    }
+                    return Ok(py.None());
+                }
+                Err(f) => return Err(raise(py, f)),
+            }
+        }
     }
 }
 
@@ -98,51 +165,19 @@ pub(crate) fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 impl Stream {
     /// Receives the next message: `str` for text, `bytes` for binary, `None` once the
     /// peer closed (after the passive closing handshake has answered it).
-    fn receive_message(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.flag(py, "client_terminated")? {
-            return Err(raise(
-                py,
-                Fault::BadOperation(
-                    "Requested receive_message after receiving a closing handshake".into(),
-                ),
-            ));
-        }
-        let tx = &self.tx;
-        let request = self.request.bind(py);
-        loop {
-            // pywebsocket: with on_ping_handler set, pings go to it and no pong is sent
-            // automatically; on_pong_handler sees every pong.
-            let on_ping = handler_attr(request, "on_ping_handler")?;
-            let on_pong = handler_attr(request, "on_pong_handler")?;
-            let (pings, pongs) = (on_ping.is_some(), on_pong.is_some());
-            match py.detach(|| call(tx, |reply| Cmd::Receive { pings, pongs, reply })) {
-                Ok(Received::Text(s)) => return Ok(PyString::new(py, &s).into_any().unbind()),
-                Ok(Received::Binary(b)) => return Ok(PyBytes::new(py, &b).into_any().unbind()),
-                Ok(Received::Ping(p)) => {
-                    if let Some(h) = on_ping {
-                        h.call1((request, PyBytes::new(py, &p)))?;
-                    }
-                }
-                Ok(Received::Pong(p)) => {
-                    if let Some(h) = on_pong {
-                        h.call1((request, PyBytes::new(py, &p)))?;
-                    }
-                }
-                Ok(Received::Close(code, reason)) => {
-                    request.setattr("ws_close_code", code.unwrap_or(1005))?;
-                    request.setattr("ws_close_reason", reason)?;
-                    request.setattr("client_terminated", true)?;
-                    if !self.flag(py, "server_terminated")? {
-                        let (code, reason) = self.passive_reply(py)?;
-                        py.detach(|| call(tx, |reply| Cmd::Answer { code, reason, reply }))
-                            .map_err(|f| raise(py, f))?;
-                        request.setattr("server_terminated", true)?;
-                    }
-                    return Ok(py.None());
-                }
-                Err(f) => return Err(raise(py, f)),
-            }
-        }
+    fn receive_message(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let message = slf.borrow().receive(py)?;
+        let bound = message.bind(py);
+        let opcode = if bound.is_none() {
+            8
+        } else if bound.is_instance_of::<PyString>() {
+            1
+        } else {
+            2
+        };
+        slf.setattr("_wshd_last_opcode", opcode)?;
+        Ok(message)
     }
 
     /// Sends a pong (used by handlers that answer pings themselves).
@@ -261,6 +296,81 @@ impl Stream {
             request.setattr("client_terminated", true)?;
         }
         Ok(())
+    }
+
+    /// `length` raw bytes from the socket; raises `ConnectionTerminatedException` when the
+    /// peer closes first (pywebsocket's `receive_bytes`).
+    fn receive_bytes(&self, py: Python<'_>, length: usize) -> PyResult<Py<PyBytes>> {
+        let tx = &self.tx;
+        let data = py
+            .detach(|| call(tx, |reply| Cmd::Read { len: length, reply }))
+            .map_err(|f| raise(py, f))?;
+        if data.len() < length {
+            let message =
+                format!("receiving {length} bytes failed: the peer closed after {}", data.len());
+            return Err(raise(py, Fault::Terminated(message)));
+        }
+        Ok(PyBytes::new(py, &data).unbind())
+    }
+
+    /// The opcode of the last message or frame received: `common.OPCODE_TEXT` or
+    /// `OPCODE_BINARY` after `receive_message` returned one, `OPCODE_CLOSE` after it
+    /// returned None; `None` before anything arrived.
+    fn get_last_received_opcode(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        match slf.getattr("_wshd_last_opcode") {
+            Ok(op) => Ok(op.unbind()),
+            Err(_) => Ok(slf.py().None()),
+        }
+    }
+
+    /// The request (pywebsocket's private `_request`).
+    #[getter]
+    fn _request(&self, py: Python<'_>) -> Py<PyAny> {
+        self.request.clone_ref(py)
+    }
+
+    /// pywebsocket's private `_options`: the stream's `StreamOptions`. Its filter lists
+    /// are empty: compression is the server's, not a frame filter.
+    #[getter]
+    fn _options(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        if let Ok(options) = slf.getattr("_wshd_options") {
+            return Ok(options.unbind());
+        }
+        let options = slf.py().import("pywebsocket3.stream")?.getattr("StreamOptions")?.call0()?;
+        slf.setattr("_wshd_options", &options)?;
+        Ok(options.unbind())
+    }
+
+    /// One raw frame (opcode, payload, fin, rsv1, rsv2, rsv3), read past the server's
+    /// parser (see `pywebsocket3._wshd_frames`).
+    fn _receive_frame(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        frames(slf, "receive_frame", None)
+    }
+
+    /// [`Stream::_receive_frame`] as a `stream.Frame`.
+    fn _receive_frame_as_frame_object(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        frames(slf, "receive_frame_as_frame_object", None)
+    }
+
+    /// The message a frame read with `_receive_frame*` completes, or None.
+    fn _get_message_from_frame(
+        slf: &Bound<'_, Self>,
+        frame: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        frames(slf, "get_message_from_frame", Some(frame))
+    }
+
+    /// The closing handshake for a close frame read with `_receive_frame*`.
+    fn _process_close_message(
+        slf: &Bound<'_, Self>,
+        message: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        frames(slf, "process_close_message", Some(message))
+    }
+
+    /// The passive closing handshake's answer, for `_process_close_message`.
+    fn _wshd_passive_reply(&self, py: Python<'_>) -> PyResult<(Option<u16>, String)> {
+        self.passive_reply(py)
     }
 
     /// Raw socket read used by `request.connection.read`: up to `length` bytes.

@@ -481,6 +481,10 @@ impl WebSocket {
     /// parser already received are not returned.
     pub async fn read_raw(&mut self, len: usize) -> Result<Vec<u8>, Error> {
         use tokio::io::AsyncReadExt;
+        let max = self.conn.limits().max_message_size;
+        if len > max {
+            return Err(Error::Protocol(wshd_proto::ProtocolError::MessageTooLarge { max }));
+        }
         let mut buf = Vec::with_capacity(len.min(64 * 1024));
         (&mut self.io).take(len as u64).read_to_end(&mut buf).await?;
         Ok(buf)

@@ -333,6 +333,45 @@ def web_socket_transfer_data(request):
     pass
 "#;
 
+const RAW_FRAMES: &str = r#"
+from mod_pywebsocket import common, msgutil
+
+def web_socket_do_extra_handshake(request):
+    request.ws_extension_processors = []
+
+def web_socket_transfer_data(request):
+    # As Chromium's frame-level handlers: read frames past the server's parser.
+    stream = request.ws_stream
+    while True:
+        frame = stream._receive_frame_as_frame_object()
+        for frame_filter in stream._options.incoming_frame_filters:
+            frame_filter.filter(frame)
+        message = stream._get_message_from_frame(frame)
+        if frame.opcode == common.OPCODE_CLOSE:
+            stream._process_close_message(message)
+            msgutil.send_message(request, 'not sent: our close went out')
+            return
+        if message is not None:
+            opcode = stream.get_last_received_opcode()
+            msgutil.send_message(request, 'got %d %r rsv1=%d' % (opcode, message, frame.rsv1))
+"#;
+
+const OPCODE_ECHO: &str = r#"
+from mod_pywebsocket import common
+
+def web_socket_do_extra_handshake(request):
+    pass
+
+def web_socket_transfer_data(request):
+    # As Firefox's handlers: echo text as text and binary as binary.
+    while True:
+        message = request.ws_stream.receive_message()
+        if message is None:
+            return
+        opcode = request.ws_stream.get_last_received_opcode()
+        request.ws_stream.send_message(message, binary=(opcode == common.OPCODE_BINARY))
+"#;
+
 fn tree(name: &str) -> Tree {
     Tree::new(
         name,
@@ -347,6 +386,8 @@ fn tree(name: &str) -> Tree {
             ("forge_wsh.py", FORGE),
             ("pings_wsh.py", PINGS),
             ("handshake_read_wsh.py", HANDSHAKE_READ),
+            ("raw_frames_wsh.py", RAW_FRAMES),
+            ("opcode_echo_wsh.py", OPCODE_ECHO),
             ("echo_wsh.py", include_str!("../../../examples/handlers/echo_wsh.py")),
         ],
     )
@@ -538,4 +579,35 @@ fn the_extra_handshake_reads_from_the_client_after_writing_its_own_answer() {
     s.read_to_end(&mut all).unwrap();
     let text = String::from_utf8_lossy(&all);
     assert!(text.contains("read 888001020304"), "{text}");
+}
+
+#[test]
+fn chromium_frame_level_reads_reassemble_and_answer_the_close() {
+    let tree = tree("raw_frames");
+    let wshd = Wshd::start(&tree.0);
+    let (mut c, _) = Raw::open(wshd.addr, "/raw_frames", "");
+    c.send(0x01, b"He");
+    c.send(0x80, b"llo");
+    assert_eq!(c.frame(), (0x81, b"got 1 b'Hello' rsv1=0".to_vec()));
+    // RSV bits reach the handler untouched: nothing parsed these frames but it.
+    c.send(0xc2, b"x");
+    assert_eq!(c.frame(), (0x81, b"got 2 b'x' rsv1=1".to_vec()));
+    c.send(0x88, &[0x03, 0xe8, b'b', b'y', b'e']);
+    // The passive closing handshake's default answer, then nothing: the message sent
+    // after the close is refused and the server adds no close of its own.
+    assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
+    assert!(c.rest().is_empty());
+}
+
+#[test]
+fn get_last_received_opcode_tells_text_from_binary() {
+    let tree = tree("opcode_echo");
+    let wshd = Wshd::start(&tree.0);
+    let (mut c, _) = Raw::open(wshd.addr, "/opcode_echo", "");
+    c.send(0x82, b"\x00\x01");
+    assert_eq!(c.frame(), (0x82, vec![0, 1]));
+    c.send(0x81, b"text");
+    assert_eq!(c.frame(), (0x81, b"text".to_vec()));
+    c.send(0x88, &[0x03, 0xe8]);
+    assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
 }
