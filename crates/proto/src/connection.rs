@@ -281,6 +281,15 @@ impl Connection {
         }
     }
 
+    /// Ends each outgoing compressed message with a final deflate block (pywebsocket's
+    /// `set_bfinal`; see [`Compressor::set_bfinal`]). Takes effect at the next message.
+    /// Without a negotiated extension this does nothing.
+    pub fn set_outgoing_bfinal(&mut self, on: bool) {
+        if let Some(d) = &mut self.deflate {
+            d.compressor.set_bfinal(on);
+        }
+    }
+
     // ---- receiving -------------------------------------------------------------------
 
     /// Feeds bytes read from the transport.

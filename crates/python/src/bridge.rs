@@ -40,6 +40,10 @@ pub(crate) enum Cmd {
     Write { data: Vec<u8>, reply: Reply<()> },
     /// Read raw bytes from the socket (`request.connection.read`).
     Read { len: usize, reply: Reply<Vec<u8>> },
+    /// Change outgoing compression from the next message on: on or off, and whether
+    /// messages end with a final deflate block (the extension processor's
+    /// `enable/disable_outgoing_compression` and `set_bfinal`).
+    Compression { outgoing: Option<bool>, bfinal: Option<bool>, reply: Reply<()> },
     /// The handler returned or raised; nothing follows.
     Done(Outcome),
 }
@@ -160,6 +164,15 @@ pub(crate) async fn serve(ws: &mut WebSocket, rx: &mut UnboundedReceiver<Cmd>) -
                     }
                     Cmd::Read { len, reply } => {
                         let _ = reply.send(ws.read_raw(len).await.map_err(fault));
+                    }
+                    Cmd::Compression { outgoing, bfinal, reply } => {
+                        if let Some(on) = outgoing {
+                            ws.set_compression(on);
+                        }
+                        if let Some(on) = bfinal {
+                            ws.set_compression_bfinal(on);
+                        }
+                        let _ = reply.send(Ok(()));
                     }
                 }
             }

@@ -223,6 +223,26 @@ fn traceback(py: Python<'_>, e: &PyErr) -> String {
     formatted.map(|l| l.concat()).unwrap_or_else(|_| e.to_string())
 }
 
+/// Makes the extension processors' live settings (`enable/disable_outgoing_compression`,
+/// `set_bfinal`) reach the connection, including those made during the extra handshake.
+fn watch_processors(request: &Bound<'_, PyAny>, stream: &Bound<'_, Stream>) -> PyResult<()> {
+    let changed = stream.getattr("_wshd_compression_changed")?;
+    for processor in request.getattr("ws_extension_processors")?.try_iter()? {
+        let processor = processor?;
+        if processor.is_none() || !processor.hasattr("_wshd_on_change")? {
+            continue;
+        }
+        processor.setattr("_wshd_on_change", &changed)?;
+        for (attribute, default) in [("_wshd_compress_outgoing", true), ("_wshd_bfinal", false)] {
+            let value = processor.getattr(attribute)?.is_truthy()?;
+            if value != default {
+                changed.call1((&processor, attribute, value))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Runs `web_socket_transfer_data` and classifies how it ended (pywebsocket.md §2.4).
 fn transfer(
     py: Python<'_>,
@@ -242,7 +262,11 @@ fn transfer(
             }
             None => py.None(),
         };
-        request.setattr("ws_extensions", parsed)
+        request.setattr("ws_extensions", parsed)?;
+        if extensions.is_some() {
+            watch_processors(request, &stream)?;
+        }
+        Ok(())
     };
     if let Err(e) = setup() {
         tracing::error!("preparing the request for transfer failed: {e}");

@@ -368,6 +368,26 @@ impl Stream {
         frames(slf, "process_close_message", Some(message))
     }
 
+    /// Applies an extension processor's live setting (`_wshd_compress_outgoing` or
+    /// `_wshd_bfinal`, see `pywebsocket3/extensions.py`) to the connection.
+    fn _wshd_compression_changed(
+        &self,
+        py: Python<'_>,
+        processor: &Bound<'_, PyAny>,
+        attribute: &str,
+        value: bool,
+    ) -> PyResult<()> {
+        let _ = processor;
+        let (outgoing, bfinal) = match attribute {
+            "_wshd_compress_outgoing" => (Some(value), None),
+            "_wshd_bfinal" => (None, Some(value)),
+            _ => return Ok(()),
+        };
+        let tx = &self.tx;
+        py.detach(|| call(tx, |reply| Cmd::Compression { outgoing, bfinal, reply }))
+            .map_err(|f| raise(py, f))
+    }
+
     /// The passive closing handshake's answer, for `_process_close_message`.
     fn _wshd_passive_reply(&self, py: Python<'_>) -> PyResult<(Option<u16>, String)> {
         self.passive_reply(py)

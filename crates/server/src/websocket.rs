@@ -227,6 +227,12 @@ impl WebSocket {
         self.conn.set_outgoing_compression(on);
     }
 
+    /// Ends each compressed message with a final deflate block followed by a zero byte
+    /// (pywebsocket's `set_bfinal`), or not (the default). Takes effect at the next message.
+    pub fn set_compression_bfinal(&mut self, on: bool) {
+        self.conn.set_outgoing_bfinal(on);
+    }
+
     /// Sends a ping when nothing arrived for `interval`; fails the connection with 1011
     /// when nothing arrives within `timeout` of the ping.
     pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration) {

@@ -372,6 +372,32 @@ def web_socket_transfer_data(request):
         request.ws_stream.send_message(message, binary=(opcode == common.OPCODE_BINARY))
 "#;
 
+const LIVE_COMPRESSION: &str = r#"
+from mod_pywebsocket.extensions import PerMessageDeflateExtensionProcessor
+
+def _processor(request):
+    for p in request.ws_extension_processors:
+        if isinstance(p, PerMessageDeflateExtensionProcessor):
+            return p
+
+def web_socket_do_extra_handshake(request):
+    if 'bfinal' in request.ws_resource:
+        _processor(request).set_bfinal(True)
+
+def web_socket_transfer_data(request):
+    # As Chromium's permessage-deflate handlers: toggle compression mid-connection.
+    processor = _processor(request)
+    while True:
+        message = request.ws_stream.receive_message()
+        if message is None:
+            return
+        if message == 'off':
+            processor.disable_outgoing_compression()
+        elif message == 'on':
+            processor.enable_outgoing_compression()
+        request.ws_stream.send_message('Hello')
+"#;
+
 fn tree(name: &str) -> Tree {
     Tree::new(
         name,
@@ -388,6 +414,7 @@ fn tree(name: &str) -> Tree {
             ("handshake_read_wsh.py", HANDSHAKE_READ),
             ("raw_frames_wsh.py", RAW_FRAMES),
             ("opcode_echo_wsh.py", OPCODE_ECHO),
+            ("live_wsh.py", LIVE_COMPRESSION),
             ("echo_wsh.py", include_str!("../../../examples/handlers/echo_wsh.py")),
         ],
     )
@@ -610,4 +637,29 @@ fn get_last_received_opcode_tells_text_from_binary() {
     assert_eq!(c.frame(), (0x81, b"text".to_vec()));
     c.send(0x88, &[0x03, 0xe8]);
     assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
+}
+
+#[test]
+fn extension_processors_toggle_compression_and_bfinal_on_a_live_connection() {
+    let tree = tree("live");
+    let wshd = Wshd::start(&tree.0);
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    let (mut c, head) = Raw::open(wshd.addr, "/live", offer);
+    assert!(head.contains("Sec-WebSocket-Extensions: permessage-deflate\r\n"), "{head}");
+    let hello = vec![0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    c.send(0x81, b"x");
+    assert_eq!(c.frame(), (0xc1, hello));
+    c.send(0x81, b"off");
+    assert_eq!(c.frame(), (0x81, b"Hello".to_vec()));
+    c.send(0x81, b"on");
+    // Compressed again, with the first Hello still in the shared window.
+    assert_eq!(c.frame(), (0xc1, vec![0xf2, 0x00, 0x11, 0x00, 0x00]));
+
+    // set_bfinal in the extra handshake: each message is a finished deflate stream.
+    let (mut c, _) = Raw::open(wshd.addr, "/live?bfinal", offer);
+    let final_hello = vec![0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+    c.send(0x81, b"x");
+    assert_eq!(c.frame(), (0xc1, final_hello.clone()));
+    c.send(0x81, b"x");
+    assert_eq!(c.frame(), (0xc1, final_hello));
 }

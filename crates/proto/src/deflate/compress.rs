@@ -27,6 +27,8 @@ const MAX_OUT_STEP: usize = 256 * 1024;
 pub struct Compressor {
     config: ZConfig,
     no_context_takeover: bool,
+    /// End each message with a final block (see [`Compressor::set_bfinal`]).
+    bfinal: bool,
     /// Allocated on first use.
     state: Option<Box<Deflate>>,
 }
@@ -57,7 +59,7 @@ impl Compressor {
             mem_level: i32::from(cfg.mem_level.clamp(1, 9)),
             strategy: Strategy::Default,
         };
-        Compressor { config, no_context_takeover, state: None }
+        Compressor { config, no_context_takeover, bfinal: false, state: None }
     }
 
     /// Appends the compressed payload of one whole message to `out` (RFC 7692 §7.2.1):
@@ -79,7 +81,15 @@ impl Compressor {
         let config = self.config;
         let deflate = self.state.get_or_insert_with(|| Box::new(Deflate::new_with_config(config)));
         let start = out.len();
-        run(deflate, payload, out);
+        if fin && self.bfinal {
+            // pywebsocket's set_bfinal: finish the deflate stream (its last block has
+            // BFINAL set), then one zero byte, and start the next message afresh.
+            run(deflate, payload, out, DeflateFlush::Finish);
+            out.push(0x00);
+            self.state = None;
+            return;
+        }
+        run(deflate, payload, out, DeflateFlush::SyncFlush);
         if fin {
             if out[start..].ends_with(&SYNC_TAIL) {
                 out.truncate(out.len() - SYNC_TAIL.len());
@@ -110,6 +120,15 @@ impl Compressor {
         self.compress_fragment(payload, true, out);
     }
 
+    /// Ends every message (or its last fragment) with a final deflate block, BFINAL set,
+    /// followed by one zero byte, and starts the next message from a new stream, as
+    /// pywebsocket's `set_bfinal(True)` does (default off: a sync flush without the
+    /// `00 00 ff ff` tail, RFC 7692 §7.2.1). Peers must accept both (§7.2.3.4 allows
+    /// BFINAL). Takes effect at the next message.
+    pub fn set_bfinal(&mut self, on: bool) {
+        self.bfinal = on;
+    }
+
     /// Frees the deflate state; the next message starts a new deflate stream from an empty
     /// window. Call it between messages only (in the middle of a fragmented message it
     /// would corrupt that message). It is safe with context takeover: the peer's inflater
@@ -129,8 +148,8 @@ impl Compressor {
     }
 }
 
-/// Deflates all of `input` with a sync flush, appending to `out`.
-fn run(deflate: &mut Deflate, mut input: &[u8], out: &mut Vec<u8>) {
+/// Deflates all of `input` with `flush` (sync, or finish), appending to `out`.
+fn run(deflate: &mut Deflate, mut input: &[u8], out: &mut Vec<u8>, flush: DeflateFlush) {
     loop {
         let len = out.len();
         // A sync flush of n bytes needs at most n plus 5 bytes per stored block of at most
@@ -138,7 +157,7 @@ fn run(deflate: &mut Deflate, mut input: &[u8], out: &mut Vec<u8>) {
         let step = (input.len() + input.len() / 8 + 64).min(MAX_OUT_STEP);
         out.resize(len + step, 0);
         let (in_before, out_before) = (deflate.total_in(), deflate.total_out());
-        let result = deflate.compress(input, &mut out[len..], DeflateFlush::SyncFlush);
+        let result = deflate.compress(input, &mut out[len..], flush);
         // Ok and BufError are both progress reports; an error can only come from a bad
         // configuration, which `Compressor::new` rules out.
         debug_assert!(result.is_ok(), "deflate failed: {result:?}");
@@ -169,6 +188,19 @@ mod tests {
         let mut out = Vec::new();
         c.compress(payload, &mut out);
         hex(&out)
+    }
+
+    /// pywebsocket's `set_bfinal(True)`: Python's `compress() + flush(Z_FINISH) + b'\x00'`
+    /// gives `f3 48 cd c9 c9 07 00 00` for "Hello", every time (a new stream each message).
+    #[test]
+    fn bfinal_finishes_each_message_like_pywebsocket() {
+        let mut c = compressor(false);
+        c.set_bfinal(true);
+        assert_eq!(compress(&mut c, b"Hello"), "f3 48 cd c9 c9 07 00 00");
+        assert!(!c.is_allocated());
+        assert_eq!(compress(&mut c, b"Hello"), "f3 48 cd c9 c9 07 00 00");
+        c.set_bfinal(false);
+        assert_eq!(compress(&mut c, b"Hello"), "f2 48 cd c9 c9 07 00");
     }
 
     /// RFC 7692 §7.2.3.1 and pywebsocket's test_echo_permessage_deflate: "Hello" is
