@@ -10,7 +10,11 @@
 #   WSHD_PYWEBSOCKET_HOME    cache for the sdist and `six`
 #                            (default $HOME/.cache/wshd-pywebsocket)
 #
-# Exits 0 only when the failing tests are exactly those in expected.txt.
+# Then serves pywebsocket3's own handler trees (example/ and
+# test/testdata/handlers) and checks what loads (load_trees.py).
+#
+# Exits 0 only when the failing tests are exactly those in expected.txt and
+# every handler tree loads as pywebsocket3's test_dispatch.py expects.
 # See conformance/pywebsocket/README.md.
 set -euo pipefail
 
@@ -82,3 +86,8 @@ export WSHD_BIN
 echo "run.sh: pywebsocket3 $VERSION test_endtoend against $WSHD_BIN"
 PYTHONPATH="$SRC:$SITE${PYTHONPATH:+:$PYTHONPATH}" \
   "$PYTHON" "$HERE/run_endtoend.py" "$SRC" "$HERE/expected.txt"
+
+# 5. pywebsocket3's own handler trees: example/ and test/testdata/handlers load,
+#    the broken files of the latter give exactly test_dispatch.py's warnings, and
+#    the server still starts and serves every other handler.
+"$PYTHON" "$HERE/load_trees.py" "$SRC"
