@@ -158,6 +158,10 @@ fn read_choices(
 ) -> PyResult<HandshakeOutput> {
     let protocol: Option<String> = request.getattr("ws_protocol")?.extract()?;
     let mut headers = Vec::new();
+    // Firefox's mochitest handlers set request.sts (its patched pywebsocket's HSTS).
+    if let Some(sts) = attr_or_none::<String>(&request, "sts")? {
+        headers.push(("Strict-Transport-Security".to_owned(), sts));
+    }
     for item in request.getattr("extra_headers")?.try_iter()? {
         let (name, value): (String, String) = item?.extract()?;
         headers.push((name, value));

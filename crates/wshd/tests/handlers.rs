@@ -398,6 +398,15 @@ def web_socket_transfer_data(request):
         request.ws_stream.send_message('Hello')
 "#;
 
+const STS: &str = r#"
+def web_socket_do_extra_handshake(request):
+    request.sts = 'max-age=100'
+    request.extra_headers.append(('X-After', 'yes'))
+
+def web_socket_transfer_data(request):
+    pass
+"#;
+
 fn tree(name: &str) -> Tree {
     Tree::new(
         name,
@@ -415,6 +424,7 @@ fn tree(name: &str) -> Tree {
             ("raw_frames_wsh.py", RAW_FRAMES),
             ("opcode_echo_wsh.py", OPCODE_ECHO),
             ("live_wsh.py", LIVE_COMPRESSION),
+            ("sts_wsh.py", STS),
             ("echo_wsh.py", include_str!("../../../examples/handlers/echo_wsh.py")),
         ],
     )
@@ -662,4 +672,15 @@ fn extension_processors_toggle_compression_and_bfinal_on_a_live_connection() {
     assert_eq!(c.frame(), (0xc1, final_hello.clone()));
     c.send(0x81, b"x");
     assert_eq!(c.frame(), (0xc1, final_hello));
+}
+
+#[test]
+fn request_sts_adds_firefoxs_hsts_header() {
+    let tree = tree("sts");
+    let wshd = Wshd::start(&tree.0);
+    let (_c, head) = Raw::open(wshd.addr, "/sts", "");
+    assert!(
+        head.contains("\r\nStrict-Transport-Security: max-age=100\r\nX-After: yes\r\n"),
+        "{head}"
+    );
 }

@@ -78,6 +78,9 @@ class Request(object):
         self.ws_close_reason = None
         self.client_terminated = False
         self.server_terminated = False
+        # Firefox's patched pywebsocket: a value here adds a Strict-Transport-Security
+        # header to the 101.
+        self.sts = None
 
     def is_https(self):
         return self._use_tls
