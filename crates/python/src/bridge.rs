@@ -1,54 +1,25 @@
-//! The channel between a handler's Python thread and its connection's tokio task.
-//!
-//! A Python handler runs on an OS thread of its own and blocks as pywebsocket handlers
-//! do. Each stream call becomes a [`Cmd`] sent to the connection's task, and the thread
-//! waits for the reply with the GIL released. [`serve`] is the task's side: it performs
-//! sends at once and keeps at most one `receive_message` waiting for input, so one thread
-//! can read while another writes on the same stream. It knows nothing of Python objects.
+//! What a Python handler's thread and its connection exchange: the results and faults of
+//! stream calls ([`Received`], [`Fault`]), how a handler ended ([`Outcome`]), and, for the
+//! extra handshake, the channel to the accept task that owns the socket then ([`Cmd`],
+//! [`call`]). It knows nothing of Python objects.
 
 use std::sync::mpsc::{SyncSender, sync_channel};
 
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
-use wshd_server::{Error, Frame, MessageKind, WebSocket};
+use tokio::sync::mpsc::UnboundedSender;
 
 /// Where a command's answer goes: a one-slot channel the Python thread waits on.
 pub(crate) type Reply<T> = SyncSender<Result<T, Fault>>;
 
-/// What a Python thread asks of its connection.
+/// What the extra handshake's Python thread asks of the accept task
+/// (`request.connection` before the 101).
 pub(crate) enum Cmd {
-    /// Wait for the next whole message or the peer's close frame; with `pings` (the
-    /// handler set `on_ping_handler`) pings are returned and not answered automatically,
-    /// with `pongs` (`on_pong_handler`) pongs are returned.
-    Receive { pings: bool, pongs: bool, reply: Reply<Received> },
-    /// Send a message or a fragment of one.
-    Send { data: Vec<u8>, binary: bool, fin: bool, reply: Reply<()> },
-    /// Send a ping.
-    Ping { data: Vec<u8>, reply: Reply<()> },
-    /// Send a pong.
-    Pong { data: Vec<u8>, reply: Reply<()> },
-    /// Start the closing handshake; with `wait`, until the peer answers, returning its
-    /// close frame.
-    Close {
-        code: Option<u16>,
-        reason: String,
-        wait: bool,
-        reply: Reply<Option<(Option<u16>, String)>>,
-    },
-    /// Answer the peer's close frame (the passive closing handshake).
-    Answer { code: Option<u16>, reason: String, reply: Reply<()> },
-    /// Write raw bytes to the socket (`request.connection.write`).
+    /// Queue raw bytes for the client (`request.connection.write`).
     Write { data: Vec<u8>, reply: Reply<()> },
-    /// Read raw bytes from the socket (`request.connection.read`).
+    /// Read raw bytes from the client (`request.connection.read`).
     Read { len: usize, reply: Reply<Vec<u8>> },
-    /// Change outgoing compression from the next message on: on or off, and whether
-    /// messages end with a final deflate block (the extension processor's
-    /// `enable/disable_outgoing_compression` and `set_bfinal`).
-    Compression { outgoing: Option<bool>, bfinal: Option<bool>, reply: Reply<()> },
-    /// The handler returned or raised; nothing follows.
-    Done(Outcome),
 }
 
-/// What a `Receive` yields.
+/// What a receive yields.
 pub(crate) enum Received {
     Text(String),
     Binary(Vec<u8>),
@@ -99,108 +70,4 @@ pub(crate) fn call<T>(
     let gone = || Fault::Terminated("the connection is closed".into());
     tx.send(cmd(reply)).map_err(|_| gone())?;
     answer.recv().map_err(|_| gone())?
-}
-
-fn fault(e: Error) -> Fault {
-    match e {
-        Error::Protocol(p) => Fault::Protocol(p.close_code().0, p.to_string()),
-        Error::Usage(u) => Fault::BadOperation(u.to_string()),
-        Error::Closed => Fault::BadOperation("the connection is closed".into()),
-        other => Fault::Terminated(other.to_string()),
-    }
-}
-
-/// Runs the connection for a Python handler until its thread reports [`Cmd::Done`] (or
-/// goes away), and returns how the handler ended.
-pub(crate) async fn serve(ws: &mut WebSocket, rx: &mut UnboundedReceiver<Cmd>) -> Outcome {
-    let mut waiting: Option<Reply<Received>> = None;
-    let (mut want_pings, mut want_pongs) = (false, false);
-    loop {
-        tokio::select! {
-            cmd = rx.recv() => {
-                let Some(cmd) = cmd else { return Outcome::Dropped };
-                match cmd {
-                    Cmd::Done(outcome) => return outcome,
-                    Cmd::Receive { reply, .. } if waiting.is_some() => {
-                        let _ = reply.send(Err(Fault::BadOperation(
-                            "another thread is already receiving on this stream".into())));
-                    }
-                    Cmd::Receive { pings, pongs, reply } => {
-                        (want_pings, want_pongs) = (pings, pongs);
-                        ws.set_auto_pong(!pings);
-                        waiting = Some(reply);
-                    }
-                    Cmd::Send { data, binary, fin, reply } => {
-                        let kind = if binary { MessageKind::Binary } else { MessageKind::Text };
-                        let _ = reply.send(ws.send_fragment(kind, &data, fin).await.map_err(fault));
-                    }
-                    Cmd::Ping { data, reply } => {
-                        let _ = reply.send(ws.ping(&data).await.map_err(fault));
-                    }
-                    Cmd::Pong { data, reply } => {
-                        let _ = reply.send(ws.pong(&data).await.map_err(fault));
-                    }
-                    Cmd::Close { code, reason, wait, reply } => {
-                        let result = if wait {
-                            ws.close(code, &reason).await.map(|()| {
-                                ws.peer_close().map(|(c, r)| (c, r.to_owned()))
-                            })
-                        } else {
-                            match ws.start_close(code, &reason) {
-                                Ok(()) => ws.flush().await.map(|()| None),
-                                Err(e) => Err(e),
-                            }
-                        };
-                        let _ = reply.send(result.map_err(fault));
-                        if let Some(r) = waiting.take() {
-                            let _ = r.send(Err(Fault::BadOperation("the connection was closed".into())));
-                        }
-                    }
-                    Cmd::Answer { code, reason, reply } => {
-                        let _ = reply.send(ws.close(code, &reason).await.map_err(fault));
-                    }
-                    Cmd::Write { data, reply } => {
-                        let _ = reply.send(ws.write_raw(&data).await.map_err(fault));
-                    }
-                    Cmd::Read { len, reply } => {
-                        let _ = reply.send(ws.read_raw(len).await.map_err(fault));
-                    }
-                    Cmd::Compression { outgoing, bfinal, reply } => {
-                        if let Some(on) = outgoing {
-                            ws.set_compression(on);
-                        }
-                        if let Some(on) = bfinal {
-                            ws.set_compression_bfinal(on);
-                        }
-                        let _ = reply.send(Ok(()));
-                    }
-                }
-            }
-            frame = ws.recv_message_or_control(), if waiting.is_some() => {
-                let received = match frame {
-                    Ok(Some(Frame::Data { kind: MessageKind::Binary, data, .. })) => {
-                        Ok(Received::Binary(data))
-                    }
-                    // The core validated the message as UTF-8.
-                    Ok(Some(Frame::Data { kind: MessageKind::Text, data, .. })) => {
-                        String::from_utf8(data)
-                            .map(Received::Text)
-                            .map_err(|_| Fault::Protocol(1007, "invalid UTF-8".into()))
-                    }
-                    Ok(Some(Frame::Ping(p))) if want_pings => Ok(Received::Ping(p)),
-                    Ok(Some(Frame::Pong(p))) if want_pongs => Ok(Received::Pong(p)),
-                    Ok(Some(Frame::Ping(_) | Frame::Pong(_))) => continue,
-                    Ok(Some(Frame::Close(code, reason))) => Ok(Received::Close(code, reason)),
-                    Ok(None) => Err(Fault::Terminated("the connection is closed".into())),
-                    Err(Error::Protocol(p)) => {
-                        Err(Fault::Protocol(ws.close_code_for(&p), p.to_string()))
-                    }
-                    Err(e) => Err(fault(e)),
-                };
-                if let Some(reply) = waiting.take() {
-                    let _ = reply.send(received);
-                }
-            }
-        }
-    }
 }

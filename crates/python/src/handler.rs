@@ -12,12 +12,12 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use tokio::sync::mpsc::unbounded_channel;
-use wshd_proto::State;
 use wshd_proto::handshake::ExtensionOffer;
 use wshd_server::BoxFuture;
 use wshd_server::{DynHandler, HandshakeRequest, Rejection, WebSocket};
 
-use crate::bridge::{self, Cmd, Fault, Outcome};
+use crate::bridge::{Cmd, Fault, Outcome};
+use crate::driver::Driver;
 use crate::handshake_io::HandshakeSocket;
 use crate::loader::Handlers;
 use crate::stream::Stream;
@@ -315,8 +315,6 @@ async fn serve_handshake_io(req: &mut HandshakeRequest, cmd: Cmd) {
             let read = req.read_raw(len).await;
             let _ = reply.send(read.map_err(|e| Fault::Terminated(e.to_string())));
         }
-        // HandshakeSocket sends nothing else.
-        _ => {}
     }
 }
 
@@ -384,37 +382,39 @@ impl DynHandler for PythonHandler {
                 let _ = ws.close(Some(1011), "").await;
                 return;
             };
-            ws.set_manual_close_reply(true);
-            let (tx, mut rx) = unbounded_channel();
-            let handlers = self.handlers.clone();
             let extensions = ws.extensions().map(str::to_owned);
+            let peer = ws.peer_addr();
+            let driver = match ws.detach() {
+                Ok(detached) => Driver::new(detached, peer),
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            };
+            let driver = match driver {
+                Ok(driver) => Arc::new(driver),
+                Err(e) => {
+                    tracing::error!(%peer, "cannot hand the connection to a handler thread: {e}");
+                    let _ = ws.close(Some(1011), "").await;
+                    return;
+                }
+            };
+            // The task stays until the handler's thread is done, so that the server
+            // knows the connection is open.
+            let (done, finished) = tokio::sync::oneshot::channel::<()>();
+            let handlers = self.handlers.clone();
             let thread = std::thread::Builder::new().name("wshd-handler".into()).spawn(move || {
                 let outcome = Python::attach(|py| {
                     let passive =
                         handlers.passive_closing_handshake.as_ref().map(|p| p.clone_ref(py));
-                    let stream = Stream::new(tx.clone(), state.0.clone_ref(py), passive);
+                    let stream = Stream::new(driver.clone(), state.0.clone_ref(py), passive);
                     transfer(py, &handlers, state.0, stream, extensions)
                 });
-                let _ = tx.send(Cmd::Done(outcome));
+                driver.finish(outcome);
+                let _ = done.send(());
             });
-            if let Err(e) = thread {
-                tracing::error!("cannot start a handler thread: {e}");
-                let _ = ws.close(Some(1011), "").await;
-                return;
-            }
-            match bridge::serve(ws, &mut rx).await {
-                Outcome::Returned => {}
-                // Our close went out through the stream (then this is Returned), or the
-                // handler wrote one itself: then the core never sent one, and must not.
-                Outcome::ServerTerminated => {
-                    if matches!(ws.state(), State::Open | State::CloseReceived) {
-                        ws.abort().await;
-                    }
+            match thread {
+                Ok(_) => {
+                    let _ = finished.await;
                 }
-                Outcome::Close(code) => {
-                    let _ = ws.close(Some(code), "").await;
-                }
-                Outcome::Aborted | Outcome::Dropped => ws.abort().await,
+                Err(e) => tracing::error!(%peer, "cannot start a handler thread: {e}"),
             }
         })
     }

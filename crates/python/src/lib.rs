@@ -13,6 +13,7 @@
 //! `python/`. [`runtime`] owns interpreter start-up.
 
 mod bridge;
+mod driver;
 mod error;
 mod handler;
 mod handshake_io;

@@ -1,18 +1,20 @@
 //! `request.ws_stream`: pywebsocket's `Stream` API for a handler's Python thread.
 //!
-//! Each method turns into a [`crate::bridge::Cmd`] for the connection's tokio task and
-//! waits for the answer with the GIL released, so other Python threads run meanwhile.
+//! Each method calls the connection's [`Driver`], which reads or writes the socket from
+//! the calling thread with the GIL released, so other Python threads run meanwhile.
 //! It keeps pywebsocket's bookkeeping on the request (`client_terminated`,
 //! `server_terminated`, `ws_close_code`, `ws_close_reason`), runs the passive closing
 //! handshake inside `receive_message` as pywebsocket does, and raises pywebsocket's
 //! exceptions. It does not frame or parse anything.
 
+use std::sync::Arc;
+
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
-use tokio::sync::mpsc::UnboundedSender;
 
-use crate::bridge::{Cmd, Fault, Received, call};
+use crate::bridge::{Fault, Received};
+use crate::driver::Driver;
 
 /// `request.ws_stream`.
 ///
@@ -20,19 +22,15 @@ use crate::bridge::{Cmd, Fault, Received, call};
 /// reassembly state and the last opcode there, and handlers may set attributes.
 #[pyclass(module = "pywebsocket3.stream", name = "Stream", dict)]
 pub(crate) struct Stream {
-    tx: UnboundedSender<Cmd>,
+    driver: Arc<Driver>,
     request: Py<PyAny>,
     /// `web_socket_passive_closing_handshake`, if the handler file defines one.
     passive: Option<Py<PyAny>>,
 }
 
 impl Stream {
-    pub(crate) fn new(
-        tx: UnboundedSender<Cmd>,
-        request: Py<PyAny>,
-        passive: Option<Py<PyAny>>,
-    ) -> Self {
-        Stream { tx, request, passive }
+    pub(crate) fn new(driver: Arc<Driver>, request: Py<PyAny>, passive: Option<Py<PyAny>>) -> Self {
+        Stream { driver, request, passive }
     }
 
     fn flag(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
@@ -80,7 +78,7 @@ impl Stream {
                 ),
             ));
         }
-        let tx = &self.tx;
+        let driver = &self.driver;
         let request = self.request.bind(py);
         loop {
             // pywebsocket: with on_ping_handler set, pings go to it and no pong is sent
@@ -88,7 +86,7 @@ impl Stream {
             let on_ping = handler_attr(request, "on_ping_handler")?;
             let on_pong = handler_attr(request, "on_pong_handler")?;
             let (pings, pongs) = (on_ping.is_some(), on_pong.is_some());
-            match py.detach(|| call(tx, |reply| Cmd::Receive { pings, pongs, reply })) {
+            match py.detach(|| driver.receive(pings, pongs)) {
                 Ok(Received::Text(s)) => return Ok(PyString::new(py, &s).into_any().unbind()),
                 Ok(Received::Binary(b)) => return Ok(PyBytes::new(py, &b).into_any().unbind()),
                 Ok(Received::Ping(p)) => {
@@ -107,8 +105,7 @@ impl Stream {
                     request.setattr("client_terminated", true)?;
                     if !self.flag(py, "server_terminated")? {
                         let (code, reason) = self.passive_reply(py)?;
-                        py.detach(|| call(tx, |reply| Cmd::Answer { code, reason, reply }))
-                            .map_err(|f| raise(py, f))?;
+                        py.detach(|| driver.answer(code, &reason)).map_err(|f| raise(py, f))?;
                         request.setattr("server_terminated", true)?;
                     }
                     return Ok(py.None());
@@ -191,8 +188,8 @@ impl Stream {
                 ),
             ));
         }
-        let tx = &self.tx;
-        py.detach(|| call(tx, |reply| Cmd::Pong { data, reply })).map_err(|f| raise(py, f))
+        let driver = &self.driver;
+        py.detach(|| driver.pong(&data)).map_err(|f| raise(py, f))
     }
 
     /// Writes raw bytes to the socket (pywebsocket's private `_write`).
@@ -230,9 +227,8 @@ impl Stream {
             Ok(s) => s.to_str()?.as_bytes().to_vec(),
             Err(_) => bytes_of(message)?,
         };
-        let tx = &self.tx;
-        py.detach(|| call(tx, |reply| Cmd::Send { data, binary, fin: end, reply }))
-            .map_err(|f| raise(py, f))
+        let driver = &self.driver;
+        py.detach(|| driver.send(&data, binary, end)).map_err(|f| raise(py, f))
     }
 
     /// Sends a ping; a `str` body is encoded as UTF-8. At most 125 bytes.
@@ -259,8 +255,8 @@ impl Stream {
                 ),
             ));
         }
-        let tx = &self.tx;
-        py.detach(|| call(tx, |reply| Cmd::Ping { data, reply })).map_err(|f| raise(py, f))
+        let driver = &self.driver;
+        py.detach(|| driver.ping(&data)).map_err(|f| raise(py, f))
     }
 
     /// Starts the closing handshake. Does nothing if our close was already sent. Waits for
@@ -284,10 +280,8 @@ impl Stream {
             ));
         }
         let wait = wait_response && !matches!(code, Some(1001 | 1002));
-        let tx = &self.tx;
-        let peer = py
-            .detach(|| call(tx, |reply| Cmd::Close { code, reason, wait, reply }))
-            .map_err(|f| raise(py, f))?;
+        let driver = &self.driver;
+        let peer = py.detach(|| driver.close(code, &reason, wait)).map_err(|f| raise(py, f))?;
         let request = self.request.bind(py);
         request.setattr("server_terminated", true)?;
         if let Some((code, reason)) = peer {
@@ -301,10 +295,8 @@ impl Stream {
     /// `length` raw bytes from the socket; raises `ConnectionTerminatedException` when the
     /// peer closes first (pywebsocket's `receive_bytes`).
     fn receive_bytes(&self, py: Python<'_>, length: usize) -> PyResult<Py<PyBytes>> {
-        let tx = &self.tx;
-        let data = py
-            .detach(|| call(tx, |reply| Cmd::Read { len: length, reply }))
-            .map_err(|f| raise(py, f))?;
+        let driver = &self.driver;
+        let data = py.detach(|| driver.read_raw(length)).map_err(|f| raise(py, f))?;
         if data.len() < length {
             let message =
                 format!("receiving {length} bytes failed: the peer closed after {}", data.len());
@@ -383,9 +375,9 @@ impl Stream {
             "_wshd_bfinal" => (None, Some(value)),
             _ => return Ok(()),
         };
-        let tx = &self.tx;
-        py.detach(|| call(tx, |reply| Cmd::Compression { outgoing, bfinal, reply }))
-            .map_err(|f| raise(py, f))
+        let driver = &self.driver;
+        py.detach(|| driver.set_compression(outgoing, bfinal));
+        Ok(())
     }
 
     /// The passive closing handshake's answer, for `_process_close_message`.
@@ -395,17 +387,15 @@ impl Stream {
 
     /// Raw socket read used by `request.connection.read`: up to `length` bytes.
     fn read_raw(&self, py: Python<'_>, length: usize) -> PyResult<Py<PyBytes>> {
-        let tx = &self.tx;
-        let data = py
-            .detach(|| call(tx, |reply| Cmd::Read { len: length, reply }))
-            .map_err(|f| raise(py, f))?;
+        let driver = &self.driver;
+        let data = py.detach(|| driver.read_raw(length)).map_err(|f| raise(py, f))?;
         Ok(PyBytes::new(py, &data).unbind())
     }
 
     /// Raw socket write used by `request.connection.write`.
     fn write_raw(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = bytes_of(data)?;
-        let tx = &self.tx;
-        py.detach(|| call(tx, |reply| Cmd::Write { data, reply })).map_err(|f| raise(py, f))
+        let driver = &self.driver;
+        py.detach(|| driver.write_raw(&data)).map_err(|f| raise(py, f))
     }
 }

@@ -28,5 +28,5 @@ pub use error::Error;
 pub use handler::{BoxFuture, DynHandler, Handler, HandshakeRequest, Rejection};
 pub use listener::Server;
 pub use router::Router;
-pub use websocket::{Frame, HandlerState, Message, WebSocket};
+pub use websocket::{Detached, Frame, HandlerState, Message, WebSocket};
 pub use wshd_proto::{Limits, MessageKind};

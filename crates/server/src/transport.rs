@@ -1,4 +1,5 @@
-//! The byte stream under a WebSocket: plain TCP for now, TLS later.
+//! The byte stream under a WebSocket: plain TCP for now, TLS later; or nothing, once the
+//! connection was handed over to blocking I/O.
 //!
 //! An enum rather than a trait object, so the handler API stays non-generic and each
 //! read or write is a direct call. It adds no buffering of its own.
@@ -14,6 +15,12 @@ use tokio::net::TcpStream;
 #[derive(Debug)]
 pub(crate) enum Transport {
     Tcp(TcpStream),
+    /// Handed over to blocking I/O ([`crate::WebSocket::detach`]); every operation fails.
+    Detached,
+}
+
+fn detached() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the connection was detached for blocking I/O")
 }
 
 impl Transport {
@@ -21,6 +28,7 @@ impl Transport {
     pub(crate) fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         match self {
             Transport::Tcp(s) => s.local_addr(),
+            Transport::Detached => Err(detached()),
         }
     }
 }
@@ -33,6 +41,7 @@ impl AsyncRead for Transport {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Detached => Poll::Ready(Err(detached())),
         }
     }
 }
@@ -45,6 +54,7 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Detached => Poll::Ready(Err(detached())),
         }
     }
 
@@ -55,24 +65,28 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Detached => Poll::Ready(Err(detached())),
         }
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
             Transport::Tcp(s) => s.is_write_vectored(),
+            Transport::Detached => false,
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Transport::Detached => Poll::Ready(Err(detached())),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Detached => Poll::Ready(Err(detached())),
         }
     }
 }

@@ -109,6 +109,20 @@ impl Info {
     }
 }
 
+/// An open connection taken out of the async server by [`WebSocket::detach`], to be
+/// driven with blocking I/O on a thread of the caller's own.
+#[derive(Debug)]
+pub struct Detached {
+    /// The socket, in blocking mode.
+    pub stream: std::net::TcpStream,
+    /// The protocol state: bytes read and not yet parsed, bytes queued and not yet
+    /// written, timers (drive them with `Connection::poll_timeout`).
+    pub conn: Connection,
+    /// How long to drain the socket after shutting down our side at the end
+    /// ([`crate::Config::linger_timeout`]).
+    pub linger: Duration,
+}
+
 /// Timeouts the driver applies around the core.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timing {
@@ -193,6 +207,30 @@ impl WebSocket {
             Some((code, reason)) => (Some(*code), reason.as_str()),
             None => (None, ""),
         })
+    }
+
+    /// Hands the connection over to blocking I/O: the socket (in blocking mode) and the
+    /// protocol state leave this `WebSocket`, which is finished afterwards (every call
+    /// returns [`Error::Closed`] and the server neither closes nor lingers). For
+    /// embedders whose handlers block a thread of their own anyway (Python handlers):
+    /// they then read and write with system calls instead of a hop through the runtime.
+    /// Fails, and changes nothing, on a transport that cannot be detached.
+    pub fn detach(&mut self) -> Result<Detached, Error> {
+        let stream = match std::mem::replace(&mut self.io, Transport::Detached) {
+            Transport::Tcp(s) => s.into_std().and_then(|s| s.set_nonblocking(false).map(|()| s)),
+            other => {
+                self.io = other;
+                return Err(Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "this transport cannot be detached",
+                )));
+            }
+        }?;
+        let limits = *self.conn.limits();
+        let conn = std::mem::replace(&mut self.conn, Connection::server(limits));
+        self.finished = true;
+        self.timer = None;
+        Ok(Detached { stream, conn, linger: self.timing.linger })
     }
 
     /// Turns automatic pongs off (they are on by default); pings are then only reported

@@ -111,6 +111,45 @@ impl Handler for Sleeper {
     }
 }
 
+/// Hands its connection to a blocking thread, which echoes one message with system calls
+/// around the core and answers the close.
+struct Detacher;
+impl Handler for Detacher {
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        let mut detached = ws.detach().expect("a TCP connection detaches");
+        assert!(matches!(ws.recv().await, Err(wshd_server::Error::Closed)));
+        let thread = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            let (conn, stream) = (&mut detached.conn, &mut detached.stream);
+            let mut buf = [0u8; 4096];
+            loop {
+                while let Some(event) = conn.next_event() {
+                    match event {
+                        Ok(wshd_proto::Event::Data { kind, data, fin: true }) => {
+                            conn.send_data(kind, &data, true).unwrap();
+                        }
+                        Ok(wshd_proto::Event::Close(_)) => {
+                            conn.close(Some(1000), "", std::time::Instant::now()).unwrap();
+                        }
+                        _ => {}
+                    }
+                }
+                stream.write_all(conn.data_to_send()).unwrap();
+                let n = conn.data_to_send().len();
+                conn.advance_sent(n);
+                if conn.state() == wshd_proto::State::Closed {
+                    return;
+                }
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => conn.receive_data(&buf[..n]),
+                }
+            }
+        });
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    }
+}
+
 fn router() -> Router {
     Router::new()
         .route("/echo", Echo)
@@ -122,6 +161,7 @@ fn router() -> Router {
         .route("/quit", Quit)
         .route("/closer", Closer)
         .route("/sleep", Sleeper)
+        .route("/detach", Detacher)
 }
 
 async fn start(config: Config) -> SocketAddr {
@@ -555,4 +595,20 @@ async fn a_panicking_handler_gets_500_or_1011_and_the_server_keeps_serving() {
     let (mut ws, _) = connect(addr, None, "/echo", &ClientConfig::default()).await.unwrap();
     ws.send_text("still here").await.unwrap();
     assert_eq!(ws.recv().await.unwrap(), Some(Message::Text("still here".into())));
+}
+
+#[tokio::test]
+async fn a_detached_connection_keeps_what_was_already_read() {
+    let addr = start(Config::default()).await;
+    let mut c = Raw::connect(addr).await;
+    // The first frame arrives with the request head: the core holds it at detach time.
+    let mut bytes = upgrade("/detach", "").into_bytes();
+    bytes.extend(frame(0x81, b"early"));
+    c.send(&bytes).await;
+    c.head().await;
+    assert_eq!(c.frame().await, (0x81, b"early".to_vec()));
+    c.send(&frame(0x82, &[7])).await;
+    assert_eq!(c.frame().await, (0x82, vec![7]));
+    c.send(&frame(0x88, &[0x03, 0xe8])).await;
+    assert_eq!(c.frame().await, (0x88, vec![0x03, 0xe8]));
 }

@@ -1,0 +1,441 @@
+//! [`Driver`]: a Python handler's connection, driven with blocking system calls from the
+//! handler's own threads.
+//!
+//! A Python handler blocks an OS thread for its whole life, as pywebsocket's do, so its
+//! connection leaves the async server after the opening handshake
+//! ([`wshd_server::WebSocket::detach`]): each `receive_message` reads the socket and each
+//! `send_message` writes it, from the calling thread with the GIL released, around the
+//! same sans-I/O core the async server uses. There is no hop to another thread per call.
+//!
+//! Two locks make one stream usable from a reader and a writer thread at once: `input`
+//! is held by whoever reads the socket (so reads are serialized and never interleave),
+//! `state` guards the core and the writing side and is never held across a blocking
+//! read. The core's deadlines (close timeout, keepalive) become read timeouts.
+//!
+//! This module knows nothing of Python objects; `stream.rs` maps its results to
+//! pywebsocket's API and exceptions.
+
+use std::cell::RefCell;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use wshd_proto::{Connection, Ending, Event, MessageKind, State, UsageError};
+use wshd_server::Detached;
+
+use crate::bridge::{Fault, Outcome, Received};
+
+/// Bytes read from the socket per call, into a buffer owned by the reading thread.
+const READ_CHUNK: usize = 64 * 1024;
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+}
+
+/// One detached connection of a Python handler. See the module docs.
+pub(crate) struct Driver {
+    state: Mutex<Inner>,
+    input: Mutex<Input>,
+    /// Set while a thread is inside [`Driver::receive`]: a second receiver is refused.
+    receiving: AtomicBool,
+    linger: Duration,
+    peer: SocketAddr,
+}
+
+/// The core and the writing side.
+struct Inner {
+    conn: Connection,
+    out: TcpStream,
+    /// A message the core handed over in pieces.
+    partial: Option<(MessageKind, Vec<u8>)>,
+    /// Our side of TCP is shut down; nothing more is written.
+    tcp_done: bool,
+}
+
+/// The reading side, with the read timeout last set on it (one system call saved per
+/// read while it stays the same).
+struct Input {
+    stream: TcpStream,
+    timeout: Option<Duration>,
+}
+
+/// What one read of the socket brought.
+enum Filled {
+    Data,
+    Timeout,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A thread that panicked while holding a lock left consistent data behind: every
+    // critical section here only moves bytes between the core and the socket.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn terminated(e: impl std::fmt::Display) -> Fault {
+    Fault::Terminated(e.to_string())
+}
+
+fn usage(e: UsageError) -> Fault {
+    match e {
+        UsageError::AlreadyClosed => {
+            Fault::BadOperation("a close frame was already sent; nothing more may be sent".into())
+        }
+        other => Fault::BadOperation(other.to_string()),
+    }
+}
+
+impl Inner {
+    /// Writes out everything the core queued.
+    fn flush(&mut self) -> std::io::Result<()> {
+        while !self.conn.data_to_send().is_empty() {
+            let n = self.out.write(self.conn.data_to_send())?;
+            if n == 0 {
+                return Err(ErrorKind::WriteZero.into());
+            }
+            self.conn.advance_sent(n);
+        }
+        Ok(())
+    }
+
+    /// How the connection ended, once the core is closed.
+    fn ending(&self) -> Fault {
+        match self.conn.ending() {
+            Some(Ending::CloseTimedOut) => {
+                terminated("timed out waiting for the peer's close frame")
+            }
+            Some(Ending::Abnormal) => {
+                terminated("the peer closed the transport without a closing handshake")
+            }
+            _ => terminated("the connection is closed"),
+        }
+    }
+}
+
+impl Input {
+    /// Reads once, waiting at most until `deadline`, and feeds the core.
+    fn fill(&mut self, state: &Mutex<Inner>, deadline: Option<Instant>) -> Result<Filled, Fault> {
+        let timeout = deadline
+            .map(|d| d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
+        if timeout != self.timeout {
+            self.stream.set_read_timeout(timeout).map_err(terminated)?;
+            self.timeout = timeout;
+        }
+        SCRATCH.with_borrow_mut(|buf| {
+            loop {
+                match self.stream.read(buf) {
+                    Ok(0) => {
+                        lock(state).conn.receive_eof();
+                        return Ok(Filled::Data);
+                    }
+                    Ok(n) => {
+                        lock(state).conn.receive_data(&buf[..n]);
+                        return Ok(Filled::Data);
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        lock(state).conn.handle_timeout(Instant::now());
+                        return Ok(Filled::Timeout);
+                    }
+                    Err(e) => {
+                        lock(state).conn.receive_eof();
+                        return Err(terminated(e));
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Clears [`Driver::receiving`] when a receive ends, however it ends.
+struct Receiving<'a>(&'a AtomicBool);
+
+impl Drop for Receiving<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl Driver {
+    /// Takes over a detached connection.
+    pub(crate) fn new(detached: Detached, peer: SocketAddr) -> std::io::Result<Driver> {
+        let Detached { stream, mut conn, linger } = detached;
+        conn.set_whole_messages(true);
+        let input = Input { stream: stream.try_clone()?, timeout: None };
+        Ok(Driver {
+            state: Mutex::new(Inner { conn, out: stream, partial: None, tcp_done: false }),
+            input: Mutex::new(input),
+            receiving: AtomicBool::new(false),
+            linger,
+            peer,
+        })
+    }
+
+    /// The next whole message, the peer's close frame, or (when asked for) a ping or
+    /// pong. Pings the caller does not want are answered automatically.
+    pub(crate) fn receive(&self, pings: bool, pongs: bool) -> Result<Received, Fault> {
+        if self.receiving.swap(true, Ordering::AcqRel) {
+            return Err(Fault::BadOperation(
+                "another thread is already receiving on this stream".into(),
+            ));
+        }
+        let _receiving = Receiving(&self.receiving);
+        let mut input = lock(&self.input);
+        loop {
+            let deadline = {
+                let mut inner = lock(&self.state);
+                inner.conn.set_auto_pong(!pings);
+                if let Some(result) = self.next_received(&mut inner, pings, pongs) {
+                    return result;
+                }
+                if inner.conn.state() == State::Closed {
+                    let fault = inner.ending();
+                    drop(inner);
+                    drop(input);
+                    self.finish_tcp();
+                    return Err(fault);
+                }
+                inner.flush().map_err(terminated)?;
+                inner.conn.release_idle_buffers();
+                inner.conn.poll_timeout()
+            };
+            input.fill(&self.state, deadline)?;
+        }
+    }
+
+    /// Maps the core's next event, if there is one to report.
+    fn next_received(
+        &self,
+        inner: &mut Inner,
+        pings: bool,
+        pongs: bool,
+    ) -> Option<Result<Received, Fault>> {
+        loop {
+            match inner.conn.next_event()? {
+                Ok(Event::Data { kind, data, fin }) => {
+                    let (kind, data) = match inner.partial.take() {
+                        None => (kind, data),
+                        Some((kind, mut head)) => {
+                            inner.conn.limits().append_to_message(&mut head, &data);
+                            (kind, head)
+                        }
+                    };
+                    if !fin {
+                        inner.partial = Some((kind, data));
+                        continue;
+                    }
+                    return Some(Ok(match kind {
+                        MessageKind::Binary => Received::Binary(data),
+                        // The core validated the message as UTF-8.
+                        MessageKind::Text => match String::from_utf8(data) {
+                            Ok(text) => Received::Text(text),
+                            Err(_) => {
+                                return Some(Err(Fault::Protocol(1007, "invalid UTF-8".into())));
+                            }
+                        },
+                    }));
+                }
+                Ok(Event::Ping(p)) if pings => return Some(Ok(Received::Ping(p))),
+                Ok(Event::Pong(p)) if pongs => return Some(Ok(Received::Pong(p))),
+                Ok(Event::Ping(_) | Event::Pong(_)) => continue,
+                // The peer's close, before ours: the handler answers it (`answer`). After
+                // ours, the closing handshake is complete and `receive` reports the end.
+                Ok(Event::Close(close)) if inner.conn.state() == State::CloseReceived => {
+                    let (code, reason) = close.map_or((None, String::new()), |(c, r)| (Some(c), r));
+                    return Some(Ok(Received::Close(code, reason)));
+                }
+                Ok(Event::Close(_)) => continue,
+                Err(e) => {
+                    let code = inner.conn.close_code_for(&e).0;
+                    tracing::info!(peer = %self.peer, code, "failing connection: {e}");
+                    // The core queued our close frame; it goes out with the TCP close.
+                    let _ = inner.flush();
+                    return Some(Err(Fault::Protocol(code, e.to_string())));
+                }
+            }
+        }
+    }
+
+    /// Sends a message or a fragment of one.
+    pub(crate) fn send(&self, data: &[u8], binary: bool, fin: bool) -> Result<(), Fault> {
+        let kind = if binary { MessageKind::Binary } else { MessageKind::Text };
+        let mut inner = lock(&self.state);
+        inner.conn.send_data(kind, data, fin).map_err(usage)?;
+        inner.flush().map_err(terminated)
+    }
+
+    /// Sends a ping.
+    pub(crate) fn ping(&self, data: &[u8]) -> Result<(), Fault> {
+        let mut inner = lock(&self.state);
+        inner.conn.send_ping(data).map_err(usage)?;
+        inner.flush().map_err(terminated)
+    }
+
+    /// Sends a pong.
+    pub(crate) fn pong(&self, data: &[u8]) -> Result<(), Fault> {
+        let mut inner = lock(&self.state);
+        inner.conn.send_pong(data).map_err(usage)?;
+        inner.flush().map_err(terminated)
+    }
+
+    /// Starts the closing handshake; with `wait`, waits (at most the close timeout) for
+    /// the peer's close frame and returns it.
+    pub(crate) fn close(
+        &self,
+        code: Option<u16>,
+        reason: &str,
+        wait: bool,
+    ) -> Result<Option<(Option<u16>, String)>, Fault> {
+        {
+            let mut inner = lock(&self.state);
+            inner.conn.close(code, reason, Instant::now()).map_err(usage)?;
+            inner.flush().map_err(terminated)?;
+        }
+        if !wait {
+            return Ok(None);
+        }
+        self.wait_closed()?;
+        let inner = lock(&self.state);
+        Ok(inner.conn.peer_close().map(|c| match c {
+            Some((code, reason)) => (Some(*code), reason.clone()),
+            None => (None, String::new()),
+        }))
+    }
+
+    /// Answers the peer's close frame (the passive closing handshake) and closes TCP.
+    pub(crate) fn answer(&self, code: Option<u16>, reason: &str) -> Result<(), Fault> {
+        {
+            let mut inner = lock(&self.state);
+            if let Err(e) = inner.conn.close(code, reason, Instant::now()) {
+                tracing::warn!(peer = %self.peer, "passive closing handshake chose an invalid close ({e}); answering with an empty close");
+                inner.conn.close(None, "", Instant::now()).map_err(usage)?;
+            }
+            inner.flush().map_err(terminated)?;
+        }
+        self.finish_tcp();
+        Ok(())
+    }
+
+    /// Runs the connection until the closing handshake is over, discarding data.
+    fn wait_closed(&self) -> Result<(), Fault> {
+        let mut input = lock(&self.input);
+        loop {
+            let deadline = {
+                let mut inner = lock(&self.state);
+                while let Some(event) = inner.conn.next_event() {
+                    if let Err(e) = event {
+                        let code = inner.conn.close_code_for(&e).0;
+                        let _ = inner.flush();
+                        return Err(Fault::Protocol(code, e.to_string()));
+                    }
+                }
+                if inner.conn.state() == State::Closed {
+                    return match inner.conn.ending() {
+                        Some(Ending::Clean) | None => Ok(()),
+                        _ => Err(inner.ending()),
+                    };
+                }
+                inner.flush().map_err(terminated)?;
+                inner.conn.poll_timeout()
+            };
+            input.fill(&self.state, deadline)?;
+        }
+    }
+
+    /// Writes raw bytes after anything queued (`request.connection.write`).
+    pub(crate) fn write_raw(&self, data: &[u8]) -> Result<(), Fault> {
+        let mut inner = lock(&self.state);
+        inner.flush().map_err(terminated)?;
+        inner.out.write_all(data).map_err(terminated)
+    }
+
+    /// Reads `len` raw bytes, fewer only if the peer closes first, past the frame parser
+    /// (`request.connection.read`). Bytes the parser already received are not returned.
+    pub(crate) fn read_raw(&self, len: usize) -> Result<Vec<u8>, Fault> {
+        let max = lock(&self.state).conn.limits().max_message_size;
+        if len > max {
+            return Err(Fault::BadOperation(format!(
+                "a raw read of {len} bytes exceeds the message limit of {max}"
+            )));
+        }
+        let mut input = lock(&self.input);
+        if input.timeout.is_some() {
+            input.stream.set_read_timeout(None).map_err(terminated)?;
+            input.timeout = None;
+        }
+        let mut buf = Vec::with_capacity(len.min(READ_CHUNK));
+        (&input.stream).take(len as u64).read_to_end(&mut buf).map_err(terminated)?;
+        Ok(buf)
+    }
+
+    /// Applies the extension processor's live settings from the next message on.
+    pub(crate) fn set_compression(&self, outgoing: Option<bool>, bfinal: Option<bool>) {
+        let mut inner = lock(&self.state);
+        if let Some(on) = outgoing {
+            inner.conn.set_outgoing_compression(on);
+        }
+        if let Some(on) = bfinal {
+            inner.conn.set_outgoing_bfinal(on);
+        }
+    }
+
+    /// The closing-handshake state.
+    pub(crate) fn state(&self) -> State {
+        lock(&self.state).conn.state()
+    }
+
+    /// Ends the connection after `web_socket_transfer_data` (pywebsocket.md §2.4).
+    pub(crate) fn finish(&self, outcome: Outcome) {
+        let state = self.state();
+        let open = matches!(state, State::Open | State::CloseReceived);
+        match outcome {
+            Outcome::Aborted | Outcome::Dropped => return self.abort(),
+            Outcome::ServerTerminated if open => return self.abort(),
+            Outcome::Returned | Outcome::ServerTerminated if open => {
+                let _ = self.close(Some(1000), "", false);
+            }
+            Outcome::Close(code) if open => {
+                let _ = self.close(Some(code), "", false);
+            }
+            _ => {}
+        }
+        // Wait for the peer's close (at most the close timeout), unless the handshake is
+        // already over, then close TCP, unless that is done too.
+        let _ = self.wait_closed();
+        self.finish_tcp();
+    }
+
+    /// Writes what is queued and closes TCP at once, without a close frame.
+    fn abort(&self) {
+        let mut inner = lock(&self.state);
+        let _ = inner.flush();
+        let _ = inner.out.shutdown(Shutdown::Both);
+        inner.tcp_done = true;
+    }
+
+    /// Shuts down our side once, then reads and discards until the peer closes or the
+    /// linger time passes, so our last bytes are not lost to a reset.
+    fn finish_tcp(&self) {
+        {
+            let mut inner = lock(&self.state);
+            if inner.tcp_done {
+                return;
+            }
+            inner.tcp_done = true;
+            let _ = inner.flush();
+            if inner.out.shutdown(Shutdown::Write).is_err() {
+                return;
+            }
+        }
+        let Ok(mut input) = self.input.try_lock() else { return };
+        if input.stream.set_read_timeout(Some(self.linger.max(Duration::from_millis(1)))).is_ok() {
+            input.timeout = Some(self.linger);
+            let until = Instant::now() + self.linger;
+            let mut sink = [0u8; 4096];
+            while Instant::now() < until && matches!(input.stream.read(&mut sink), Ok(n) if n > 0) {
+            }
+        }
+        let _ = input.stream.shutdown(Shutdown::Both);
+    }
+}
