@@ -15,8 +15,9 @@ pub struct Config {
     pub limits: Limits,
     /// Request head limits (default 16 KiB and 100 headers; over the limit answers 431).
     pub handshake_limits: HandshakeLimits,
-    /// Time from TCP accept to a complete request head (default 10 s). A client that
-    /// has not sent its whole handshake by then is disconnected.
+    /// Time from TCP accept to a complete request head (default 10 s), the TLS handshake
+    /// included when `tls` is set. A client that has not sent its whole handshake by
+    /// then is disconnected.
     pub handshake_timeout: Duration,
     /// Time to wait for the peer's close frame after sending ours (default 10 s).
     pub close_timeout: Duration,
@@ -45,6 +46,10 @@ pub struct Config {
     /// window and memory level 5 (about 210 KB per connection once both directions have
     /// carried a compressed message); deflate-frame off. See `DeflateConfig`.
     pub deflate: DeflateConfig,
+    /// Serve TLS only (`wss://`) with this certificate, key and client-certificate
+    /// policy (default: off, plain `ws://`). See [`crate::tls::TlsConfig`] for its
+    /// defaults. The TLS handshake runs in each connection's own task.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Default for Config {
@@ -62,6 +67,7 @@ impl Default for Config {
             validation_host: None,
             validation_port: None,
             deflate: DeflateConfig::default(),
+            tls: None,
         }
     }
 }

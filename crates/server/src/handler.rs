@@ -9,11 +9,14 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
+use rustls::pki_types::CertificateDer;
+
 use wshd_proto::deflate::{FrameResponseOverrides, ResponseOverrides};
 use wshd_proto::handshake::{
     ExtensionOffer, HandshakeError, Headers, UpgradeRequest, is_field_value, is_token,
 };
 
+use crate::transport::Transport;
 use crate::websocket::{HandlerState, WebSocket};
 
 /// A future a [`DynHandler`] returns.
@@ -138,6 +141,15 @@ pub struct HandshakeRequest {
     pub(crate) compression: CompressionChoice,
     pub(crate) state: Option<HandlerState>,
     pub(crate) raw_output: Vec<u8>,
+    /// Set on TLS connections only; boxed, since most connections are plain.
+    tls: Option<Box<TlsPeer>>,
+}
+
+/// What the TLS session told about the client.
+#[derive(Debug)]
+struct TlsPeer {
+    certificates: Option<Vec<CertificateDer<'static>>>,
+    server_name: Option<String>,
 }
 
 /// What the handler asked of compression negotiation.
@@ -158,7 +170,34 @@ impl HandshakeRequest {
             compression: CompressionChoice::default(),
             state: None,
             raw_output: Vec::new(),
+            tls: None,
         }
+    }
+
+    /// Records what the TLS session (if any) knows about the client.
+    pub(crate) fn set_tls(&mut self, io: &Transport) {
+        self.tls = io.tls_state().map(|state| {
+            Box::new(TlsPeer {
+                certificates: state.peer_certificates().map(<[_]>::to_vec),
+                server_name: io.tls_server_name().map(str::to_owned),
+            })
+        });
+    }
+
+    /// Whether the connection runs over TLS (`wss://`).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The certificate chain the client presented (DER, its own certificate first), when
+    /// the server asked for one and the client sent it; verified against the client CAs.
+    pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+        self.tls.as_ref().and_then(|t| t.certificates.as_deref())
+    }
+
+    /// The server name the client asked for in its TLS handshake (SNI), if any.
+    pub fn tls_server_name(&self) -> Option<&str> {
+        self.tls.as_ref().and_then(|t| t.server_name.as_deref())
     }
 
     /// The request target: path and query, as sent.

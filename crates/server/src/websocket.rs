@@ -181,6 +181,24 @@ impl WebSocket {
         self.info.peer_addr
     }
 
+    /// Whether the connection runs over TLS (`wss://`).
+    pub fn is_tls(&self) -> bool {
+        self.io.is_tls()
+    }
+
+    /// The certificate chain the peer presented in the TLS handshake (DER, its own
+    /// certificate first): on the server, the client certificate when one was asked for
+    /// and sent (verified against the client CAs). Read from the TLS session: nothing is
+    /// stored per connection for it.
+    pub fn peer_certificates(&self) -> Option<&[rustls::pki_types::CertificateDer<'static>]> {
+        self.io.tls_state().and_then(|s| s.peer_certificates())
+    }
+
+    /// The server name the client asked for (SNI), on the server side of a TLS session.
+    pub fn tls_server_name(&self) -> Option<&str> {
+        self.io.tls_server_name()
+    }
+
     /// The closing-handshake state.
     pub fn state(&self) -> State {
         self.conn.state()
@@ -455,6 +473,7 @@ impl WebSocket {
     pub async fn write_raw(&mut self, data: &[u8]) -> Result<(), Error> {
         self.flush().await?;
         self.io.write_all(data).await?;
+        self.io.flush().await?;
         Ok(())
     }
 
@@ -477,6 +496,8 @@ impl WebSocket {
             }
             self.conn.advance_sent(n);
         }
+        // A no-op on TCP; on TLS it writes out records rustls still holds.
+        self.io.flush().await?;
         Ok(())
     }
 
