@@ -44,6 +44,8 @@ struct HandshakeInput {
     extensions: Vec<ExtensionOffer>,
     offered_extensions: bool,
     peer: SocketAddr,
+    /// `request.is_https()`.
+    use_tls: bool,
 }
 
 /// What the extra handshake decided.
@@ -72,6 +74,7 @@ impl HandshakeInput {
             extensions: req.extension_offers().to_vec(),
             offered_extensions: !req.extension_offers().is_empty(),
             peer: req.peer_addr(),
+            use_tls: req.is_tls(),
         }
     }
 }
@@ -126,7 +129,7 @@ fn build_request<'py>(py: Python<'py>, input: &HandshakeInput) -> PyResult<Bound
         "HTTP/1.1",
         input.headers.clone(),
         connection,
-        false,
+        input.use_tls,
     ))?;
     request.setattr("ws_origin", input.origin.clone())?;
     request.setattr("ws_requested_protocols", input.protocols.clone())?;
