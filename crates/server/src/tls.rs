@@ -3,10 +3,12 @@
 //!
 //! [`TlsConfig`] is built once (from PEM files, PEM bytes, or a ready
 //! `rustls::ServerConfig`) and shared by every connection. Its defaults: TLS 1.2 and 1.3
-//! only, rustls' default cipher suites of the `ring` provider, no ALPN, the same
-//! certificate whatever name the client asks for (SNI), rustls' default session
-//! resumption (an in-memory cache of 256 TLS 1.3 sessions), no client certificate asked
-//! for unless [`ClientAuth`] says so.
+//! only; the default cipher suites of rustls' `ring` provider (AES-GCM and
+//! ChaCha20-Poly1305, ECDHE key exchange); no ALPN; the same certificate whatever name the
+//! client asks for (SNI); rustls' default resumption (one in-memory cache of 256 sessions
+//! shared by all connections, two TLS 1.3 tickets per connection, no stateless tickets,
+//! no 0-RTT data); RSA keys of at least 2048 bits, or ECDSA / Ed25519 keys; no client
+//! certificate asked for unless [`ClientAuth`] says so.
 //!
 //! The handshake itself runs in the connection's own task (see `accept`), never in the
 //! accept loop, so a client that never finishes it delays nobody else. This module does
@@ -96,6 +98,10 @@ impl TlsConfig {
                 format!("no usable PEM private key: {}", pem_error(&e)),
             )
         })?;
+        check_key(&key).map_err(|mut e| {
+            e.file = Some(private_key.to_path_buf());
+            e
+        })?;
         Self::build(chain, key, client_auth).map_err(|mut e| {
             e.file = Some(certificate.to_path_buf());
             e
@@ -118,6 +124,7 @@ impl TlsConfig {
         let key = PrivateKeyDer::from_pem_slice(private_key).map_err(|e| {
             TlsError::new(None, format!("no usable PEM private key: {}", pem_error(&e)))
         })?;
+        check_key(&key)?;
         Self::build(chain, key, client_auth)
     }
 
@@ -126,7 +133,7 @@ impl TlsConfig {
         key: PrivateKeyDer<'static>,
         client_auth: ClientAuth,
     ) -> Result<Self, TlsError> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = provider();
         let builder = ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
             .map_err(|e| TlsError::new(None, format!("TLS setup failed: {e}")))?;
@@ -174,6 +181,26 @@ impl TlsConfig {
         stream: TcpStream,
     ) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
         tokio_rustls::TlsAcceptor::from(self.config.clone()).accept(stream).await
+    }
+}
+
+/// The crypto provider of every TLS configuration made here: ring, explicitly, so that
+/// nothing depends on a process-wide default.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Refuses a key the provider cannot sign with, with a hint at the usual cause.
+fn check_key(key: &PrivateKeyDer<'static>) -> Result<(), TlsError> {
+    match provider().key_provider.load_private_key(key.clone_key()) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(TlsError::new(
+            None,
+            format!(
+                "unusable private key ({e}): RSA keys need at least 2048 bits; \
+                 ECDSA P-256/P-384 and Ed25519 keys work too"
+            ),
+        )),
     }
 }
 

@@ -260,6 +260,10 @@ fn invalid_pem_is_refused_with_a_clear_error() {
     assert!(e.to_string().contains("certificate"), "{e}");
     let e = TlsConfig::from_pem(pki.server.cert_pem.as_bytes(), b"", ClientAuth::Off).unwrap_err();
     assert!(e.to_string().contains("private key"), "{e}");
+    // Well-formed PEM around bytes that are no key.
+    let junk = b"-----BEGIN PRIVATE KEY-----\nAAECAwQ=\n-----END PRIVATE KEY-----\n";
+    let e = TlsConfig::from_pem(pki.server.cert_pem.as_bytes(), junk, ClientAuth::Off).unwrap_err();
+    assert!(e.to_string().contains("unusable private key"), "{e}");
     let other = pki.ca.client("someone else");
     let e = TlsConfig::from_pem(
         pki.server.cert_pem.as_bytes(),
