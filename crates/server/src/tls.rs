@@ -258,6 +258,11 @@ pub(crate) async fn handshake(
             // A rustls error is the peer's certificate or protocol (worth an info line);
             // anything else is the TCP connection going away.
             match e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()) {
+                Some(
+                    tls @ rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+                ) => {
+                    tracing::info!(%peer, "TLS handshake failed, the client does not speak TLS (plain HTTP to a TLS port?): {tls}");
+                }
                 Some(tls) => tracing::info!(%peer, "TLS handshake failed: {tls}"),
                 None => tracing::debug!(%peer, "connection ended during the TLS handshake: {e}"),
             }
