@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 use wshd_server::WebSocket;
-use wshd_server::client::{ClientConfig, connect};
+use wshd_server::client::{ClientConfig, ClientTls, connect};
 
 use crate::procstat;
 
@@ -29,6 +29,8 @@ pub struct Target {
     pub host: String,
     /// Path and query.
     pub resource: String,
+    /// TLS, for a `wss://` URL (see [`Target::resolve_with_tls`]).
+    pub tls: Option<ClientTls>,
 }
 
 impl Target {
@@ -44,7 +46,41 @@ impl Target {
         let has_port = authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok());
         let with_port = if has_port { authority.to_owned() } else { format!("{authority}:80") };
         let addr = tokio::net::lookup_host(with_port).await?.next().ok_or_else(invalid)?;
-        Ok(Target { addr, host: authority.to_owned(), resource: resource.to_owned() })
+        Ok(Target { addr, host: authority.to_owned(), resource: resource.to_owned(), tls: None })
+    }
+
+    /// Like [`Target::resolve`], and also `wss://host[:port][/path]` (port 443 by default),
+    /// whose certificate must chain to a CA of the PEM file `ca`.
+    pub async fn resolve_with_tls(url: &str, ca: Option<&std::path::Path>) -> io::Result<Target> {
+        let invalid = |why: String| io::Error::new(io::ErrorKind::InvalidInput, why);
+        let Some(rest) = url.strip_prefix("wss://") else {
+            if ca.is_some() {
+                return Err(invalid(format!("--tls-ca is only for wss:// URLs, not {url}")));
+            }
+            return Target::resolve(url).await;
+        };
+        let ca =
+            ca.ok_or_else(|| invalid(format!("{url} needs --tls-ca (the PEM CA to trust)")))?;
+        let has_port = rest
+            .split('/')
+            .next()
+            .and_then(|a| a.rsplit_once(':'))
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok());
+        let ws_url = if has_port {
+            format!("ws://{rest}")
+        } else {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            format!("ws://{authority}:443{path}")
+        };
+        let mut target = Target::resolve(&ws_url).await?;
+        if !has_port {
+            target.host = target.host.trim_end_matches(":443").to_owned();
+        }
+        let roots = wshd_server::tls::read_certificates(ca).map_err(|e| invalid(e.to_string()))?;
+        let tls =
+            ClientTls::new(&roots, None).map_err(|e| invalid(format!("{}: {e}", ca.display())))?;
+        target.tls = Some(tls);
+        Ok(target)
     }
 }
 
@@ -108,6 +144,7 @@ pub async fn open_all(
             .map(|&local_addr| ClientConfig {
                 local_addr,
                 extensions: extensions.map(str::to_owned),
+                tls: target.tls.clone(),
                 ..ClientConfig::default()
             })
             .collect(),

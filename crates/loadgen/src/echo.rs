@@ -51,7 +51,7 @@ struct Outcome {
 pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
     let c = &args.common;
     connect::check_fd_budget(c.connections)?;
-    let target = Target::resolve(&c.url).await?;
+    let target = Target::resolve_with_tls(&c.url, c.tls_ca.as_deref()).await?;
     let sources = connect::sources(c.sources, &target)?;
     let server_pid = args.server_pid.map(|p| p.to_string());
     let server_ticks = || -> Result<Option<u64>, Box<dyn Error>> {

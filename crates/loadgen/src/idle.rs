@@ -29,7 +29,7 @@ const ECHO_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn run(args: &IdleArgs) -> Result<(), Box<dyn Error>> {
     let c = &args.common;
     connect::check_fd_budget(c.connections)?;
-    let target = Target::resolve(&c.url).await?;
+    let target = Target::resolve_with_tls(&c.url, c.tls_ca.as_deref()).await?;
     let sources = connect::sources(c.sources, &target)?;
     let pid = args.server_pid.to_string();
     let snapshot = || -> Result<Snapshot, Box<dyn Error>> {

@@ -63,9 +63,12 @@ pub struct BombArgs {
 /// Options shared by both modes.
 #[derive(Args, Debug)]
 struct Common {
-    /// Server URL, `ws://host:port/path`.
+    /// Server URL, `ws://host:port/path` or `wss://host:port/path` (with --tls-ca).
     #[arg(long)]
     url: String,
+    /// PEM CA that a `wss://` server's certificate must chain to.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
     /// Connections to open (at most ~19,900 per process: the fd limit is 20,000).
     #[arg(short = 'c', long)]
     connections: usize,

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use wshd_proto::{Connection, Ending, Event, MessageKind, State, UsageError};
 use wshd_server::Detached;
+use wshd_server::rustls::ServerConnection;
 
 use crate::bridge::{Fault, Outcome, Received};
 
@@ -48,6 +49,8 @@ pub(crate) struct Driver {
 struct Inner {
     conn: Connection,
     out: TcpStream,
+    /// The TLS session of a `wss://` connection: what goes over `out` are its records.
+    tls: Option<Box<ServerConnection>>,
     /// A message the core handed over in pieces.
     partial: Option<(MessageKind, Vec<u8>)>,
     /// Our side of TCP is shut down; nothing more is written.
@@ -59,6 +62,28 @@ struct Inner {
 struct Input {
     stream: TcpStream,
     timeout: Option<Duration>,
+}
+
+/// Decrypts TLS records read from the socket, and writes what the session answers.
+fn read_records(
+    tls: &mut ServerConnection,
+    raw: &[u8],
+    out: &mut TcpStream,
+) -> std::io::Result<()> {
+    let mut rest = raw;
+    while !rest.is_empty() {
+        tls.read_tls(&mut rest)?;
+        tls.process_new_packets().map_err(std::io::Error::other)?;
+    }
+    write_records(tls, out)
+}
+
+/// Writes the TLS records the session has ready.
+fn write_records(tls: &mut ServerConnection, out: &mut TcpStream) -> std::io::Result<()> {
+    while tls.wants_write() {
+        tls.write_tls(out)?;
+    }
+    Ok(())
 }
 
 /// What one read of the socket brought.
@@ -89,14 +114,96 @@ fn usage(e: UsageError) -> Fault {
 impl Inner {
     /// Writes out everything the core queued.
     fn flush(&mut self) -> std::io::Result<()> {
-        while !self.conn.data_to_send().is_empty() {
-            let n = self.out.write(self.conn.data_to_send())?;
-            if n == 0 {
-                return Err(ErrorKind::WriteZero.into());
+        let Inner { conn, out, tls, .. } = self;
+        match tls {
+            None => {
+                while !conn.data_to_send().is_empty() {
+                    let n = out.write(conn.data_to_send())?;
+                    if n == 0 {
+                        return Err(ErrorKind::WriteZero.into());
+                    }
+                    conn.advance_sent(n);
+                }
+                Ok(())
             }
-            self.conn.advance_sent(n);
+            Some(tls) => {
+                let n = conn.data_to_send().len();
+                if n > 0 {
+                    tls.writer().write_all(conn.data_to_send())?;
+                    conn.advance_sent(n);
+                }
+                write_records(tls, out)
+            }
         }
-        Ok(())
+    }
+
+    /// Writes `data` as it is, after everything queued.
+    fn write_raw(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.flush()?;
+        match &mut self.tls {
+            None => self.out.write_all(data),
+            Some(tls) => {
+                tls.writer().write_all(data)?;
+                write_records(tls, &mut self.out)
+            }
+        }
+    }
+
+    /// Hands bytes read from the socket to the core (through TLS, if any); an empty
+    /// read is the end of the stream.
+    fn receive(&mut self, raw: &[u8]) -> std::io::Result<()> {
+        if raw.is_empty() {
+            self.conn.receive_eof();
+            return Ok(());
+        }
+        let Some(tls) = &mut self.tls else {
+            self.conn.receive_data(raw);
+            return Ok(());
+        };
+        read_records(tls, raw, &mut self.out)?;
+        self.take_plaintext()
+    }
+
+    /// Raw reads on a TLS connection: up to `max` bytes of the plaintext the session
+    /// holds, past the core; `None` once the peer's `close_notify` came.
+    fn read_plaintext(&mut self, max: usize) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(tls) = &mut self.tls else { return Ok(Some(Vec::new())) };
+        let mut buf = vec![0u8; max.min(READ_CHUNK)];
+        match tls.reader().read(&mut buf) {
+            Ok(0) => Ok(None),
+            Ok(n) => {
+                buf.truncate(n);
+                Ok(Some(buf))
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(Some(Vec::new())),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends TLS's `close_notify` on a TLS connection; nothing on plain TCP.
+    fn close_tls(&mut self) {
+        if let Some(tls) = &mut self.tls {
+            tls.send_close_notify();
+            let _ = write_records(tls, &mut self.out);
+        }
+    }
+
+    /// Moves the plaintext the TLS session holds into the core. The peer's
+    /// `close_notify` is the end of the stream.
+    fn take_plaintext(&mut self) -> std::io::Result<()> {
+        let Some(tls) = &mut self.tls else { return Ok(()) };
+        let mut plain = [0u8; 16 * 1024];
+        loop {
+            match tls.reader().read(&mut plain) {
+                Ok(0) => {
+                    self.conn.receive_eof();
+                    return Ok(());
+                }
+                Ok(n) => self.conn.receive_data(&plain[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// How the connection ended, once the core is closed.
@@ -125,12 +232,8 @@ impl Input {
         SCRATCH.with_borrow_mut(|buf| {
             loop {
                 match self.stream.read(buf) {
-                    Ok(0) => {
-                        lock(state).conn.receive_eof();
-                        return Ok(Filled::Data);
-                    }
                     Ok(n) => {
-                        lock(state).conn.receive_data(&buf[..n]);
+                        lock(state).receive(&buf[..n]).map_err(terminated)?;
                         return Ok(Filled::Data);
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -160,11 +263,14 @@ impl Drop for Receiving<'_> {
 impl Driver {
     /// Takes over a detached connection.
     pub(crate) fn new(detached: Detached, peer: SocketAddr) -> std::io::Result<Driver> {
-        let Detached { stream, mut conn, linger } = detached;
+        let Detached { stream, tls, mut conn, linger } = detached;
         conn.set_whole_messages(true);
         let input = Input { stream: stream.try_clone()?, timeout: None };
+        let mut inner = Inner { conn, out: stream, tls, partial: None, tcp_done: false };
+        // Plaintext TLS decrypted before the handover belongs to the connection.
+        inner.take_plaintext()?;
         Ok(Driver {
-            state: Mutex::new(Inner { conn, out: stream, partial: None, tcp_done: false }),
+            state: Mutex::new(inner),
             input: Mutex::new(input),
             receiving: AtomicBool::new(false),
             linger,
@@ -345,9 +451,7 @@ impl Driver {
 
     /// Writes raw bytes after anything queued (`request.connection.write`).
     pub(crate) fn write_raw(&self, data: &[u8]) -> Result<(), Fault> {
-        let mut inner = lock(&self.state);
-        inner.flush().map_err(terminated)?;
-        inner.out.write_all(data).map_err(terminated)
+        lock(&self.state).write_raw(data).map_err(terminated)
     }
 
     /// Reads `len` raw bytes, fewer only if the peer closes first, past the frame parser
@@ -365,7 +469,36 @@ impl Driver {
             input.timeout = None;
         }
         let mut buf = Vec::with_capacity(len.min(READ_CHUNK));
-        (&input.stream).take(len as u64).read_to_end(&mut buf).map_err(terminated)?;
+        if lock(&self.state).tls.is_none() {
+            (&input.stream).take(len as u64).read_to_end(&mut buf).map_err(terminated)?;
+            return Ok(buf);
+        }
+        // TLS: plaintext the session holds first, then more records from the socket.
+        let mut raw = vec![0u8; READ_CHUNK];
+        while buf.len() < len {
+            match lock(&self.state).read_plaintext(len - buf.len()).map_err(terminated)? {
+                None => break,
+                Some(plain) if !plain.is_empty() => {
+                    buf.extend_from_slice(&plain);
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let n = loop {
+                match input.stream.read(&mut raw) {
+                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                    other => break other.map_err(terminated)?,
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            let mut inner = lock(&self.state);
+            let Inner { tls, out, .. } = &mut *inner;
+            if let Some(tls) = tls {
+                read_records(tls, &raw[..n], out).map_err(terminated)?;
+            }
+        }
         Ok(buf)
     }
 
@@ -410,6 +543,7 @@ impl Driver {
     fn abort(&self) {
         let mut inner = lock(&self.state);
         let _ = inner.flush();
+        inner.close_tls();
         let _ = inner.out.shutdown(Shutdown::Both);
         inner.tcp_done = true;
     }
@@ -424,6 +558,7 @@ impl Driver {
             }
             inner.tcp_done = true;
             let _ = inner.flush();
+            inner.close_tls();
             if inner.out.shutdown(Shutdown::Write).is_err() {
                 return;
             }

@@ -47,6 +47,8 @@ struct HandshakeInput {
     offered_extensions: bool,
     peer: SocketAddr,
     local: Option<SocketAddr>,
+    /// `request.is_https()`.
+    use_tls: bool,
 }
 
 /// What the extra handshake decided.
@@ -76,6 +78,7 @@ impl HandshakeInput {
             offered_extensions: !req.extension_offers().is_empty(),
             peer: req.peer_addr(),
             local: req.local_addr(),
+            use_tls: req.is_tls(),
         }
     }
 }
@@ -124,7 +127,7 @@ fn build_request<'py>(
         "HTTP/1.1",
         input.headers.clone(),
         connection,
-        false,
+        input.use_tls,
     ))?;
     request.setattr("ws_origin", input.origin.clone())?;
     request.setattr("ws_requested_protocols", input.protocols.clone())?;

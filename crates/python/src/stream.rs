@@ -160,6 +160,16 @@ pub(crate) fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 
 #[pymethods]
 impl Stream {
+    /// Shows Python's cycle collector the request this stream holds: the request holds
+    /// the stream (`request.ws_stream`), and without this the pair would never be freed.
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.request)?;
+        if let Some(passive) = &self.passive {
+            visit.call(passive)?;
+        }
+        Ok(())
+    }
+
     /// Receives the next message: `str` for text, `bytes` for binary, `None` once the
     /// peer closed (after the passive closing handshake has answered it).
     fn receive_message(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {

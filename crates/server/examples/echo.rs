@@ -6,11 +6,12 @@
 //!
 //! Prints `listening on ADDR` once bound (with `--port 0` the OS picks the port), so
 //! scripts can start it and read the address. This is the server Autobahn|Testsuite runs
-//! against.
+//! against. With `--certificate cert.pem --private-key key.pem` it serves `wss://` only.
 
 use std::net::{IpAddr, SocketAddr};
 
 use clap::Parser;
+use wshd_server::tls::{ClientAuth, TlsConfig};
 use wshd_server::{Config, Handler, Router, Server, WebSocket};
 
 /// Echoes each message back as it arrives.
@@ -58,6 +59,12 @@ struct Args {
     /// Send a keepalive ping after this many seconds without input (default: off).
     #[arg(long)]
     ping_interval: Option<u64>,
+    /// Serve wss:// with this PEM certificate chain (needs --private-key).
+    #[arg(long, requires = "private_key")]
+    certificate: Option<std::path::PathBuf>,
+    /// PEM private key for --certificate.
+    #[arg(long, requires = "certificate")]
+    private_key: Option<std::path::PathBuf>,
 }
 
 fn config(args: &Args) -> Config {
@@ -71,6 +78,13 @@ fn config(args: &Args) -> Config {
         config.deflate.mem_level = level;
     }
     config.ping_interval = args.ping_interval.map(std::time::Duration::from_secs);
+    if let (Some(cert), Some(key)) = (&args.certificate, &args.private_key) {
+        let tls = TlsConfig::from_pem_files(cert, key, ClientAuth::Off);
+        config.tls = Some(tls.unwrap_or_else(|e| {
+            eprintln!("echo: {e}");
+            std::process::exit(1)
+        }));
+    }
     config
 }
 

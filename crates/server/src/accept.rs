@@ -4,7 +4,8 @@
 //! Every refusal is an HTTP status with a log line: 400 for a malformed or non-WebSocket
 //! request to a handled path, 404 for a path without a handler, 431 for an oversized
 //! head, the handler's own status for a [`crate::Rejection`]. A client that does not
-//! finish its head within the handshake timeout is disconnected.
+//! finish its head (and, on a TLS server, its TLS handshake first) within the handshake
+//! timeout is disconnected.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -48,9 +49,16 @@ async fn open(
     shared: Arc<Shared>,
 ) -> Option<(WebSocket, Arc<dyn DynHandler>)> {
     let _ = stream.set_nodelay(true);
-    let mut io = Transport::Tcp(stream);
     let cfg = &shared.config;
-    let head = tokio::time::timeout(cfg.handshake_timeout, read_head(&mut io, &shared)).await;
+    // One deadline for the TLS handshake and the request head together.
+    let deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
+    let mut io = match &cfg.tls {
+        None => Transport::Tcp(stream),
+        Some(tls) => Transport::Tls(Box::new(
+            crate::tls::handshake(tls, stream, peer, deadline).await?.into(),
+        )),
+    };
+    let head = tokio::time::timeout_at(deadline, read_head(&mut io, &shared)).await;
     let (request, leftover) = match head {
         Err(_) => {
             tracing::info!(%peer, "handshake timeout: no complete request head within {:?}", cfg.handshake_timeout);
@@ -148,7 +156,8 @@ async fn open(
             return refuse(&mut io, peer, &target, &e, &shared).await;
         }
     };
-    if io.write_all(&response).await.is_err() {
+    // The flush matters on TLS, where a write may leave records buffered in rustls.
+    if io.write_all(&response).await.is_err() || io.flush().await.is_err() {
         return None;
     }
     drop(response);

@@ -2,14 +2,17 @@
 //!
 //! [`connect`] opens a TCP connection (optionally from a chosen local address, so a load
 //! generator can spread connections over 127.0.0.0/8), performs the client side of the
-//! opening handshake and returns a client-role [`WebSocket`]. It does not follow
-//! redirects, speak TLS yet, or retry.
+//! opening handshake and returns a client-role [`WebSocket`], over TLS when
+//! [`ClientConfig::tls`] is set (`wss://`). It does not follow redirects or retry, and
+//! trusts no CA by default: a `wss://` client names its roots in [`ClientTls`].
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
 use wshd_proto::deflate::{
@@ -51,6 +54,43 @@ pub struct ClientConfig {
     pub handshake_timeout: Duration,
     /// Time to wait for the server's close frame after ours (default 10 s).
     pub close_timeout: Duration,
+    /// Speak TLS (`wss://`) with this configuration (default: plain TCP).
+    pub tls: Option<ClientTls>,
+}
+
+/// The TLS side of a `wss://` client: which CAs it trusts, the certificate it presents
+/// if any, and the name it checks the server's certificate against.
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    /// The rustls client configuration.
+    pub config: Arc<rustls::ClientConfig>,
+    /// The name sent as SNI and verified against the server's certificate. Default
+    /// (`None`): the host of the `Host` header (or URL) without its port, else the
+    /// IP address connected to.
+    pub server_name: Option<ServerName<'static>>,
+}
+
+impl ClientTls {
+    /// TLS 1.2 and 1.3 trusting the CA certificates `roots`, presenting `identity` (a
+    /// certificate chain and its key) when the server asks for a client certificate.
+    pub fn new(
+        roots: &[CertificateDer<'static>],
+        identity: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+    ) -> Result<ClientTls, rustls::Error> {
+        let mut store = rustls::RootCertStore::empty();
+        for root in roots {
+            store.add(root.clone())?;
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_root_certificates(store);
+        let config = match identity {
+            Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+            None => builder.with_no_client_auth(),
+        };
+        Ok(ClientTls { config: Arc::new(config), server_name: None })
+    }
 }
 
 impl Default for ClientConfig {
@@ -66,6 +106,7 @@ impl Default for ClientConfig {
             local_addr: None,
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(10),
+            tls: None,
         }
     }
 }
@@ -94,7 +135,8 @@ pub async fn connect(
         .map_err(|_| Error::Timeout)?
 }
 
-/// Connects to a `ws://host:port/path` URL.
+/// Connects to a `ws://host:port/path` or `wss://host:port/path` URL (`wss` needs
+/// [`ClientConfig::tls`]).
 pub async fn connect_url(
     url: &str,
     config: &ClientConfig,
@@ -102,10 +144,19 @@ pub async fn connect_url(
     let invalid = || {
         Error::Io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
-            format!("not a ws:// URL: {url}"),
+            format!("not a ws:// or wss:// URL: {url}"),
         ))
     };
-    let rest = url.strip_prefix("ws://").ok_or_else(invalid)?;
+    let (rest, default_port) = match url.strip_prefix("wss://") {
+        Some(rest) if config.tls.is_some() => (rest, 443),
+        Some(_) => {
+            return Err(Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{url}: a wss:// URL needs ClientConfig::tls (the CAs to trust)"),
+            )));
+        }
+        None => (url.strip_prefix("ws://").ok_or_else(invalid)?, 80),
+    };
     let (authority, resource) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -113,7 +164,7 @@ pub async fn connect_url(
     let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
         authority.to_owned()
     } else {
-        format!("{authority}:80")
+        format!("{authority}:{default_port}")
     };
     let addr = tokio::net::lookup_host(with_port).await?.next().ok_or_else(invalid)?;
     connect(addr, Some(authority), resource, config).await
@@ -131,7 +182,14 @@ async fn handshake(
     }
     let stream = socket.connect(addr).await?;
     let _ = stream.set_nodelay(true);
-    let mut io = Transport::Tcp(stream);
+    let mut io = match &config.tls {
+        None => Transport::Tcp(stream),
+        Some(tls) => {
+            let name = tls_server_name(tls, host, addr)?;
+            let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+            Transport::Tls(Box::new(connector.connect(name, stream).await?.into()))
+        }
+    };
 
     let mut rng = StdRng::from_os_rng();
     let key = generate_key(rng.random());
@@ -151,6 +209,7 @@ async fn handshake(
         ))
     })?;
     io.write_all(&bytes).await?;
+    io.flush().await?;
 
     let mut buf = Vec::with_capacity(1024);
     let (response, used) = loop {
@@ -189,6 +248,31 @@ async fn handshake(
     );
     let timing = Timing { linger: Duration::from_secs(2), write_high_water: 64 * 1024 };
     Ok((WebSocket::new(io, conn, info, timing, None), accepted))
+}
+
+/// The name a TLS client asks for and verifies: the configured one, else the `Host`
+/// without its port, else the address connected to.
+fn tls_server_name(
+    tls: &ClientTls,
+    host: Option<&str>,
+    addr: SocketAddr,
+) -> Result<ServerName<'static>, Error> {
+    if let Some(name) = &tls.server_name {
+        return Ok(name.clone());
+    }
+    let Some(host) = host else { return Ok(ServerName::IpAddress(addr.ip().into())) };
+    let bare = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host
+            .rsplit_once(':')
+            .map_or(host, |(h, p)| if p.parse::<u16>().is_ok() { h } else { host }),
+    };
+    ServerName::try_from(bare.to_owned()).map_err(|e| {
+        Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{host:?} is not a valid TLS server name: {e}"),
+        ))
+    })
 }
 
 /// Checks the extensions the server accepted against what we offered (RFC 6455 §4.1: a

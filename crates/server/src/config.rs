@@ -15,8 +15,9 @@ pub struct Config {
     pub limits: Limits,
     /// Request head limits (default 16 KiB and 100 headers; over the limit answers 431).
     pub handshake_limits: HandshakeLimits,
-    /// Time from TCP accept to a complete request head (default 10 s). A client that
-    /// has not sent its whole handshake by then is disconnected.
+    /// Time from TCP accept to a complete request head (default 10 s), the TLS handshake
+    /// included when `tls` is set. A client that has not sent its whole handshake by
+    /// then is disconnected.
     pub handshake_timeout: Duration,
     /// Time to wait for the peer's close frame after sending ours (default 10 s).
     pub close_timeout: Duration,
@@ -49,6 +50,10 @@ pub struct Config {
     /// 1002, protocol error, as RFC 6455 practice and Autobahn|Testsuite expect). Set
     /// 1003 for pywebsocket's code, which its own end-to-end suite asserts.
     pub unsupported_frame_close_code: u16,
+    /// Serve TLS only (`wss://`) with this certificate, key and client-certificate
+    /// policy (default: off, plain `ws://`). See [`crate::tls::TlsConfig`] for its
+    /// defaults. The TLS handshake runs in each connection's own task.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 impl Default for Config {
@@ -67,6 +72,7 @@ impl Default for Config {
             validation_port: None,
             deflate: DeflateConfig::default(),
             unsupported_frame_close_code: 1002,
+            tls: None,
         }
     }
 }

@@ -9,6 +9,8 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
+use rustls::pki_types::CertificateDer;
+
 use wshd_proto::deflate::{FrameResponseOverrides, ResponseOverrides};
 use wshd_proto::handshake::{
     ExtensionOffer, HandshakeError, Headers, UpgradeRequest, is_field_value, is_token,
@@ -145,6 +147,27 @@ pub struct HandshakeRequest {
     /// Bytes that arrived behind the request head, not yet read by the handler.
     pub(crate) leftover: Vec<u8>,
     local_addr: Option<SocketAddr>,
+    /// Set on TLS connections only; boxed, since most connections are plain.
+    tls: Option<Box<TlsPeer>>,
+}
+
+/// What the TLS session told about the client.
+#[derive(Debug)]
+struct TlsPeer {
+    certificates: Option<Vec<CertificateDer<'static>>>,
+    server_name: Option<String>,
+}
+
+impl TlsPeer {
+    /// What the TLS session (if any) knows about the client.
+    fn of(io: &Transport) -> Option<Box<TlsPeer>> {
+        io.tls_state().map(|state| {
+            Box::new(TlsPeer {
+                certificates: state.peer_certificates().map(<[_]>::to_vec),
+                server_name: io.tls_server_name().map(str::to_owned),
+            })
+        })
+    }
 }
 
 /// What the handler asked of compression negotiation.
@@ -163,6 +186,7 @@ impl HandshakeRequest {
         leftover: Vec<u8>,
     ) -> Self {
         let local_addr = io.local_addr().ok();
+        let tls = TlsPeer::of(&io);
         HandshakeRequest {
             upgrade,
             peer_addr,
@@ -174,7 +198,24 @@ impl HandshakeRequest {
             io: Some(io),
             leftover,
             local_addr,
+            tls,
         }
+    }
+
+    /// Whether the connection runs over TLS (`wss://`).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// The certificate chain the client presented (DER, its own certificate first), when
+    /// the server asked for one and the client sent it; verified against the client CAs.
+    pub fn peer_certificates(&self) -> Option<&[CertificateDer<'static>]> {
+        self.tls.as_ref().and_then(|t| t.certificates.as_deref())
+    }
+
+    /// The server name the client asked for in its TLS handshake (SNI), if any.
+    pub fn tls_server_name(&self) -> Option<&str> {
+        self.tls.as_ref().and_then(|t| t.server_name.as_deref())
     }
 
     /// The request target: path and query, as sent.

@@ -19,6 +19,7 @@ mod handler;
 mod listener;
 mod router;
 mod target;
+pub mod tls;
 mod transport;
 mod unwind;
 mod websocket;
@@ -28,5 +29,7 @@ pub use error::Error;
 pub use handler::{BoxFuture, DynHandler, Handler, HandshakeRequest, Rejection};
 pub use listener::Server;
 pub use router::Router;
+/// The TLS library, for [`tls::TlsConfig::from_rustls`] and certificate types.
+pub use rustls;
 pub use websocket::{Detached, Frame, HandlerState, Message, WebSocket};
 pub use wshd_proto::{Limits, MessageKind};

@@ -1,8 +1,14 @@
-//! The byte stream under a WebSocket: plain TCP for now, TLS later; or nothing, once the
-//! connection was handed over to blocking I/O.
+//! The byte stream under a WebSocket: plain TCP, or TLS over TCP (server or client side);
+//! or nothing, once the connection was handed over to blocking I/O.
 //!
 //! An enum rather than a trait object, so the handler API stays non-generic and each
-//! read or write is a direct call. It adds no buffering of its own.
+//! read or write is a direct call. It adds no buffering of its own (rustls keeps its own
+//! record buffers). The TLS stream is boxed: it is large, and a plain connection should
+//! not pay for it.
+//!
+//! A TLS peer that closes TCP without a `close_notify` alert reads as end of file, as it
+//! does on plain TCP: the WebSocket closing handshake, not TLS, tells a clean close from
+//! a lost connection.
 
 use std::io;
 use std::pin::Pin;
@@ -15,6 +21,7 @@ use tokio::net::TcpStream;
 #[derive(Debug)]
 pub(crate) enum Transport {
     Tcp(TcpStream),
+    Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
     /// Handed over to blocking I/O ([`crate::WebSocket::detach`]); every operation fails.
     Detached,
 }
@@ -28,7 +35,32 @@ impl Transport {
     pub(crate) fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         match self {
             Transport::Tcp(s) => s.local_addr(),
+            Transport::Tls(s) => s.get_ref().0.local_addr(),
             Transport::Detached => Err(detached()),
+        }
+    }
+
+    /// Whether the bytes travel over TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        matches!(self, Transport::Tls(_))
+    }
+
+    /// The TLS session, when there is one: peer certificates, version, cipher suite.
+    pub(crate) fn tls_state(&self) -> Option<&rustls::CommonState> {
+        match self {
+            Transport::Tcp(_) | Transport::Detached => None,
+            Transport::Tls(s) => Some(s.get_ref().1),
+        }
+    }
+
+    /// The server name the client asked for (SNI), on the server side of a TLS session.
+    pub(crate) fn tls_server_name(&self) -> Option<&str> {
+        match self {
+            Transport::Tls(s) => match &**s {
+                tokio_rustls::TlsStream::Server(s) => s.get_ref().1.server_name(),
+                tokio_rustls::TlsStream::Client(_) => None,
+            },
+            Transport::Tcp(_) | Transport::Detached => None,
         }
     }
 }
@@ -41,6 +73,12 @@ impl AsyncRead for Transport {
     ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            Transport::Tls(s) => match Pin::new(&mut **s).poll_read(cx, buf) {
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    Poll::Ready(Ok(()))
+                }
+                other => other,
+            },
             Transport::Detached => Poll::Ready(Err(detached())),
         }
     }
@@ -54,6 +92,7 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
+            Transport::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
             Transport::Detached => Poll::Ready(Err(detached())),
         }
     }
@@ -65,6 +104,7 @@ impl AsyncWrite for Transport {
     ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Transport::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
             Transport::Detached => Poll::Ready(Err(detached())),
         }
     }
@@ -72,6 +112,7 @@ impl AsyncWrite for Transport {
     fn is_write_vectored(&self) -> bool {
         match self {
             Transport::Tcp(s) => s.is_write_vectored(),
+            Transport::Tls(s) => s.is_write_vectored(),
             Transport::Detached => false,
         }
     }
@@ -79,6 +120,7 @@ impl AsyncWrite for Transport {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
+            Transport::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
             Transport::Detached => Poll::Ready(Err(detached())),
         }
     }
@@ -86,6 +128,7 @@ impl AsyncWrite for Transport {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            Transport::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
             Transport::Detached => Poll::Ready(Err(detached())),
         }
     }

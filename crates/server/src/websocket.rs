@@ -115,6 +115,9 @@ impl Info {
 pub struct Detached {
     /// The socket, in blocking mode.
     pub stream: std::net::TcpStream,
+    /// The TLS session over `stream`, on a `wss://` connection: the bytes on the socket
+    /// are its records, and plaintext it already decrypted waits in its reader.
+    pub tls: Option<Box<rustls::ServerConnection>>,
     /// The protocol state: bytes read and not yet parsed, bytes queued and not yet
     /// written, timers (drive them with `Connection::poll_timeout`).
     pub conn: Connection,
@@ -195,6 +198,24 @@ impl WebSocket {
         self.info.peer_addr
     }
 
+    /// Whether the connection runs over TLS (`wss://`).
+    pub fn is_tls(&self) -> bool {
+        self.io.is_tls()
+    }
+
+    /// The certificate chain the peer presented in the TLS handshake (DER, its own
+    /// certificate first): on the server, the client certificate when one was asked for
+    /// and sent (verified against the client CAs). Read from the TLS session: nothing is
+    /// stored per connection for it.
+    pub fn peer_certificates(&self) -> Option<&[rustls::pki_types::CertificateDer<'static>]> {
+        self.io.tls_state().and_then(|s| s.peer_certificates())
+    }
+
+    /// The server name the client asked for (SNI), on the server side of a TLS session.
+    pub fn tls_server_name(&self) -> Option<&str> {
+        self.io.tls_server_name()
+    }
+
     /// The closing-handshake state.
     pub fn state(&self) -> State {
         self.conn.state()
@@ -216,21 +237,31 @@ impl WebSocket {
     /// they then read and write with system calls instead of a hop through the runtime.
     /// Fails, and changes nothing, on a transport that cannot be detached.
     pub fn detach(&mut self) -> Result<Detached, Error> {
-        let stream = match std::mem::replace(&mut self.io, Transport::Detached) {
-            Transport::Tcp(s) => s.into_std().and_then(|s| s.set_nonblocking(false).map(|()| s)),
-            other => {
-                self.io = other;
-                return Err(Error::Io(std::io::Error::new(
-                    std::io::ErrorKind::Unsupported,
-                    "this transport cannot be detached",
-                )));
-            }
-        }?;
+        let blocking = |s: tokio::net::TcpStream| {
+            s.into_std().and_then(|s| s.set_nonblocking(false).map(|()| s))
+        };
+        let (stream, tls) = match std::mem::replace(&mut self.io, Transport::Detached) {
+            Transport::Tcp(s) => (blocking(s)?, None),
+            Transport::Tls(s) => match *s {
+                tokio_rustls::TlsStream::Server(s) => {
+                    let (tcp, session) = s.into_inner();
+                    (blocking(tcp)?, Some(Box::new(session)))
+                }
+                client => {
+                    self.io = Transport::Tls(Box::new(client));
+                    return Err(Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::Unsupported,
+                        "the client side of a TLS connection cannot be detached",
+                    )));
+                }
+            },
+            Transport::Detached => return Err(Error::Closed),
+        };
         let limits = *self.conn.limits();
         let conn = std::mem::replace(&mut self.conn, Connection::server(limits));
         self.finished = true;
         self.timer = None;
-        Ok(Detached { stream, conn, linger: self.timing.linger })
+        Ok(Detached { stream, tls, conn, linger: self.timing.linger })
     }
 
     /// Turns automatic pongs off (they are on by default); pings are then only reported
@@ -517,6 +548,7 @@ impl WebSocket {
     pub async fn write_raw(&mut self, data: &[u8]) -> Result<(), Error> {
         self.flush().await?;
         self.io.write_all(data).await?;
+        self.io.flush().await?;
         Ok(())
     }
 
@@ -543,6 +575,8 @@ impl WebSocket {
             }
             self.conn.advance_sent(n);
         }
+        // A no-op on TCP; on TLS it writes out records rustls still holds.
+        self.io.flush().await?;
         Ok(())
     }
 

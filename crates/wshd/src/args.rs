@@ -1,8 +1,10 @@
 //! The command line: pywebsocket `standalone.py`'s core options, in both spellings
 //! (`--log-level` and `--log_level`), unambiguous prefixes accepted, as argparse does.
 //!
-//! The rest of `standalone.py`'s options (TLS, CGI, auth, logging to files, `--config`)
-//! are not accepted yet; an unknown option exits with status 2 and a message.
+//! TLS options (`-t`, `-k`, `-c`, `--tls-client-*`) are checked and turned into a TLS
+//! setting by `tls_options`. The rest of `standalone.py`'s options (CGI, auth, logging to
+//! files, `--config`) are not accepted yet; an unknown option exits with status 2 and a
+//! message.
 
 use std::path::PathBuf;
 
@@ -63,6 +65,30 @@ pub struct Args {
     /// Encoding of handler files (default UTF-8).
     #[arg(long = "handler-encoding", visible_alias = "handler_encoding")]
     pub handler_encoding: Option<String>,
+    /// Serve TLS only (wss://); needs --private-key and --certificate. TLS 1.2 and 1.3.
+    #[arg(short = 't', long = "tls")]
+    pub tls: bool,
+    /// PEM private key for --tls (PKCS#8, PKCS#1 or SEC1). Relative to the document root.
+    #[arg(short = 'k', long = "private-key", visible_alias = "private_key")]
+    pub private_key: Option<PathBuf>,
+    /// PEM certificate chain for --tls (the server's certificate first). Relative to the
+    /// document root.
+    #[arg(short = 'c', long = "certificate")]
+    pub certificate: Option<PathBuf>,
+    /// Require a client certificate, verified against --tls-client-ca (needs --tls).
+    #[arg(long = "tls-client-auth")]
+    pub tls_client_auth: bool,
+    /// With --tls-client-auth: ask for a client certificate but accept clients without
+    /// one (a certificate sent must still verify).
+    #[arg(long = "tls-client-cert-optional")]
+    pub tls_client_cert_optional: bool,
+    /// PEM bundle of the CAs that client certificates must chain to. Relative to the
+    /// document root.
+    #[arg(long = "tls-client-ca")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Obsolete spelling of --tls-client-ca (pywebsocket 2012), accepted with a warning.
+    #[arg(long = "ca-certificate")]
+    pub ca_certificate: Option<PathBuf>,
     /// Log level: fine, debug, info, warning (warn), error or critical.
     #[arg(long = "log-level", visible_alias = "log_level", default_value = "warn",
           value_parser = ["fine", "debug", "info", "warning", "warn", "error", "critical"])]

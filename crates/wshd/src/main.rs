@@ -5,6 +5,7 @@
 //! those are `wshd-server` and `wshd-python`.
 
 mod args;
+mod tls_options;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -34,10 +35,12 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     // pywebsocket changes to the document root first; every later relative path
-    // (-w, -s, -m) resolves against it.
+    // (-w, -s, -m, -k, -c, --tls-client-ca) resolves against it.
     std::env::set_current_dir(&args.document_root).map_err(|e| {
         format!("cannot change to the document root {}: {e}", args.document_root.display())
     })?;
+    // As pywebsocket: the TLS combinations are checked (exit 1) before handlers load.
+    let tls = tls_options::config(args)?;
     let options = LoadOptions {
         root: args.websock_handlers.clone(),
         scan_dir: args.scan_dir.clone(),
@@ -51,6 +54,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         validation_host: args.validation_host.clone(),
         validation_port: args.validation_port,
         unsupported_frame_close_code: args.unsupported_frame_close_code,
+        tls,
         ..Config::default()
     };
     tokio::runtime::Builder::new_multi_thread()

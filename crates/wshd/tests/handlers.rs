@@ -407,6 +407,18 @@ def web_socket_transfer_data(request):
     pass
 "#;
 
+const LIVE_REQUESTS: &str = r#"
+import gc
+
+def web_socket_do_extra_handshake(request):
+    pass
+
+def web_socket_transfer_data(request):
+    gc.collect()
+    live = sum(1 for o in gc.get_objects() if type(o).__name__ == 'Request')
+    request.ws_stream.send_message(str(live))
+"#;
+
 fn tree(name: &str) -> Tree {
     Tree::new(
         name,
@@ -425,6 +437,7 @@ fn tree(name: &str) -> Tree {
             ("opcode_echo_wsh.py", OPCODE_ECHO),
             ("live_wsh.py", LIVE_COMPRESSION),
             ("sts_wsh.py", STS),
+            ("live_requests_wsh.py", LIVE_REQUESTS),
             ("echo_wsh.py", include_str!("../../../examples/handlers/echo_wsh.py")),
         ],
     )
@@ -683,4 +696,23 @@ fn request_sts_adds_firefoxs_hsts_header() {
         head.contains("\r\nStrict-Transport-Security: max-age=100\r\nX-After: yes\r\n"),
         "{head}"
     );
+}
+
+#[test]
+fn finished_connections_leave_no_python_objects_behind() {
+    let tree = tree("live_requests");
+    let wshd = Wshd::start(&tree.0);
+    let mut counts = Vec::new();
+    for _ in 0..8 {
+        let (mut c, _) = Raw::open(wshd.addr, "/live_requests", "");
+        let (_, live) = c.frame();
+        counts.push(String::from_utf8(live).unwrap().parse::<usize>().unwrap());
+        // The handler returned: its close (1000); answer it and wait for TCP to end.
+        assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
+        c.send(0x88, &[0x03, 0xe8]);
+        assert!(c.rest().is_empty());
+    }
+    // The request of this connection, and at most one whose thread is still ending:
+    // never one per connection served.
+    assert!(counts.iter().all(|&n| n <= 2), "live Request objects per connection: {counts:?}");
 }
