@@ -7,6 +7,8 @@ use std::time::Duration;
 use wshd_proto::deflate::DeflateConfig;
 use wshd_proto::{HandshakeLimits, Limits};
 
+pub use crate::http::HttpConfig;
+
 /// Limits and timeouts of a [`crate::Server`]. `Config::default()` gives the defaults
 /// documented on each field.
 #[derive(Debug, Clone)]
@@ -45,6 +47,10 @@ pub struct Config {
     /// window and memory level 5 (about 210 KB per connection once both directions have
     /// carried a compressed message); deflate-frame off. See `DeflateConfig`.
     pub deflate: DeflateConfig,
+    /// Plain HTTP for paths without a WebSocket handler (static files, CGI, keep-alive) and
+    /// HTTP Basic authentication for every request. Default: no document root (such paths
+    /// are 404), no CGI, no authentication; see [`HttpConfig`].
+    pub http: HttpConfig,
 }
 
 impl Default for Config {
@@ -62,6 +68,7 @@ impl Default for Config {
             validation_host: None,
             validation_port: None,
             deflate: DeflateConfig::default(),
+            http: HttpConfig::default(),
         }
     }
 }
