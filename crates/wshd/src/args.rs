@@ -1,8 +1,8 @@
 //! The command line: pywebsocket `standalone.py`'s core options, in both spellings
 //! (`--log-level` and `--log_level`), unambiguous prefixes accepted, as argparse does.
 //!
-//! The rest of `standalone.py`'s options (TLS, CGI, auth, logging to files, `--config`)
-//! are not accepted yet; an unknown option exits with status 2 and a message.
+//! The rest of `standalone.py`'s options (TLS, logging to files, `--config`) are not
+//! accepted yet; an unknown option exits with status 2 and a message.
 
 use std::path::PathBuf;
 
@@ -46,7 +46,8 @@ pub struct Args {
         visible_alias = "websock_handlers_map_file"
     )]
     pub websock_handlers_map_file: Option<PathBuf>,
-    /// Document root: wshd changes to it before anything else.
+    /// Document root: wshd changes to it before anything else, and serves its files (and
+    /// CGI scripts, see `-x`) for paths without a WebSocket handler.
     #[arg(
         short = 'd',
         long = "document-root",
@@ -67,6 +68,20 @@ pub struct Args {
     #[arg(long = "log-level", visible_alias = "log_level", default_value = "warn",
           value_parser = ["fine", "debug", "info", "warning", "warn", "error", "critical"])]
     pub log_level: String,
+    /// URL path prefixes, comma-separated (e.g. `/cgi-bin,/htbin`), under which executable
+    /// files of the document root run as CGI scripts.
+    #[arg(short = 'x', long = "cgi-paths", visible_alias = "cgi_paths", value_delimiter = ',')]
+    pub cgi_paths: Vec<String>,
+    /// Require HTTP Basic authentication on every request (WebSocket, static files, CGI).
+    #[arg(long = "basic-auth", visible_alias = "basic_auth")]
+    pub basic_auth: bool,
+    /// The credential `--basic-auth` requires, as `user:password`.
+    #[arg(
+        long = "basic-auth-credential",
+        visible_alias = "basic_auth_credential",
+        default_value = "test:test"
+    )]
+    pub basic_auth_credential: String,
 }
 
 impl Args {
