@@ -329,6 +329,12 @@ async fn missing_files_methods_and_malformed_targets() {
     // A plain GET to a WebSocket resource stays 400.
     let r = fetch(addr, get("/echo")).await;
     assert_eq!(r.status, 400, "{}", r.head);
+    // A WebSocket attempt at a path without a handler: 404, and the connection closes.
+    let mut c = Client::connect(addr).await;
+    c.send(upgrade("/nope", "")).await;
+    let r = c.response(false).await;
+    assert_eq!((r.status, r.header("connection")), (404, Some("close")), "{}", r.head);
+    c.expect_eof().await;
 }
 
 #[tokio::test]

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 
 pub use config::HttpConfig;
 
-use wshd_proto::handshake::{HandshakeError, Request};
+use wshd_proto::handshake::{HandshakeError, Request, is_upgrade_request};
 
 use self::auth::BasicAuth;
 use self::request::{BodyFraming, Persistence, body_framing};
@@ -181,6 +181,11 @@ pub(crate) async fn serve(
         head_only: request.method == "HEAD",
         leftover,
     };
+    if is_upgrade_request(request) {
+        // A WebSocket attempt at a path without a handler: whatever the answer, the client
+        // wanted another protocol on this connection, so it is not reused.
+        ex.persist = ex.persist.closing();
+    }
     let framing = match body_framing(request) {
         Ok(f) => f,
         Err(why) => {
