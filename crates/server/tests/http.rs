@@ -287,6 +287,12 @@ async fn directories_redirect_then_serve_their_index_or_an_escaped_listing() {
 
     let r = fetch(addr, get("/list?a=1")).await;
     assert_eq!((r.status, r.header("location")), (301, Some("/list/?a=1")), "{}", r.head);
+    // Never a redirect to another host.
+    tree.file("evil.example/x", "x");
+    let r = fetch(addr, get("//evil.example")).await;
+    assert_eq!((r.status, r.header("location")), (301, Some("/evil.example/")), "{}", r.head);
+    let r = fetch(addr, get("/list/z%20dir")).await;
+    assert_eq!(r.header("location"), Some("/list/z%20dir/"), "{}", r.head);
     let r = fetch(addr, get("/list/")).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));

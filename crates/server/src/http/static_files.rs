@@ -18,7 +18,7 @@ use tokio::io::AsyncReadExt;
 use wshd_proto::handshake::is_field_value;
 
 use super::response::{Framing, Head, send};
-use super::url_path::UrlPath;
+use super::url_path::{UrlPath, percent_encode_segment};
 use super::{Exchange, Next, date, listing, mime};
 
 /// Size of the buffer a file body is streamed through.
@@ -96,7 +96,14 @@ pub(crate) async fn serve(ex: &mut Exchange<'_>, root: &Path, url: &UrlPath) -> 
 /// `/dir` → 301 to `/dir/`; `/dir/` → its index file, else a listing.
 async fn directory(ex: &mut Exchange<'_>, root: &Path, url: &UrlPath, path: &Path) -> Next {
     if !url.has_trailing_slash() {
-        let mut location = format!("{}/", url.raw);
+        // Rebuilt from the segments, so `//host/dir` cannot become a redirect to another
+        // host (`Location: //host/dir/`).
+        let mut location = String::new();
+        for seg in &url.segments {
+            location.push('/');
+            location.push_str(&percent_encode_segment(seg));
+        }
+        location.push('/');
         if !url.query.is_empty() {
             location.push('?');
             location.push_str(&url.query);
