@@ -648,12 +648,22 @@ async fn a_cgi_script_past_its_timeout_is_killed_and_reaped() {
         "cgi-bin/slow",
         &format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n", pid_file.display()),
     );
-    let http = HttpConfig { cgi_timeout: Duration::from_millis(500), ..http_config(&tree) };
+    let http = HttpConfig { cgi_timeout: Duration::from_secs(3), ..http_config(&tree) };
     let addr = start(http).await;
-    let r = fetch(addr, get("/cgi-bin/slow")).await;
+    let request = tokio::spawn(fetch(addr, get("/cgi-bin/slow")));
+    let wait_for_pid = async {
+        loop {
+            match std::fs::read_to_string(&pid_file) {
+                Ok(pid) if pid.ends_with('\n') => return pid.trim().to_owned(),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    };
+    let pid = tokio::time::timeout(PATIENCE, wait_for_pid).await.expect("the script never ran");
+    let r = request.await.unwrap();
     assert_eq!(r.status, 500, "{}", r.head);
-    let pid = std::fs::read_to_string(&pid_file).unwrap().trim().to_owned();
-    // Killed and waited for: no process, not even a zombie, is left.
+    // Killed and waited for: no process, not even a zombie, is left (on its own, the
+    // `sleep 60` it became would outlast PATIENCE).
     let proc = PathBuf::from(format!("/proc/{pid}"));
     let gone = async {
         while proc.exists() {
