@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 /// The HTTP side of a [`crate::Server`], `Config::http`. `HttpConfig::default()` gives the
-/// defaults documented on each field.
-#[derive(Debug, Clone)]
+/// defaults documented on each field. Its `Debug` output hides the Basic credential.
+#[derive(Clone)]
 pub struct HttpConfig {
     /// Directory whose files are served to GET and HEAD requests for paths without a
     /// WebSocket handler (pywebsocket's `-d`). Default: none, every such path is 404.
@@ -42,6 +42,20 @@ pub struct HttpConfig {
     pub idle_timeout: Duration,
 }
 
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("document_root", &self.document_root)
+            .field("cgi_paths", &self.cgi_paths)
+            .field("cgi_timeout", &self.cgi_timeout)
+            .field("cgi_max_output", &self.cgi_max_output)
+            .field("cgi_max_request_body", &self.cgi_max_request_body)
+            .field("basic_auth", &self.basic_auth.as_ref().map(|_| "<hidden>"))
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
+    }
+}
+
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
@@ -53,5 +67,18 @@ impl Default for HttpConfig {
             basic_auth: None,
             idle_timeout: Duration::from_secs(15),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_credential() {
+        let c = HttpConfig { basic_auth: Some("user:hunter2".into()), ..HttpConfig::default() };
+        let shown = format!("{c:?}");
+        assert!(shown.contains("basic_auth: Some(\"<hidden>\")"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
     }
 }
