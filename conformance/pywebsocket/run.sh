@@ -81,10 +81,18 @@ if [ ! -x "$WSHD_BIN" ]; then
 fi
 export WSHD_BIN
 
-# 4. The suite: the sdist root (pywebsocket3 as the client library, test/) and
+# 4. `python` for the CGI test: example/cgi-bin/hi.py starts with
+#    `#!/usr/bin/env python`, and a fresh Debian machine has only python3. A
+#    private directory with `python` -> $PYTHON goes first on PATH for this run
+#    (wshd passes its PATH on to CGI scripts); it is removed on exit.
+SHIM="$(mktemp -d "${TMPDIR:-/tmp}/wshd-python-shim.XXXXXX")"
+trap 'rm -rf "$SHIM"' EXIT
+ln -s "$(command -v "$PYTHON")" "$SHIM/python"
+
+# 5. The suite: the sdist root (pywebsocket3 as the client library, test/) and
 #    six on PYTHONPATH for this run only.
 echo "run.sh: pywebsocket3 $VERSION test_endtoend against $WSHD_BIN"
-PYTHONPATH="$SRC:$SITE${PYTHONPATH:+:$PYTHONPATH}" \
+PATH="$SHIM:$PATH" PYTHONPATH="$SRC:$SITE${PYTHONPATH:+:$PYTHONPATH}" \
   "$PYTHON" "$HERE/run_endtoend.py" "$SRC" "$HERE/expected.txt"
 
 # 5. pywebsocket3's own handler trees: example/ and test/testdata/handlers load,

@@ -1,11 +1,14 @@
-//! One accepted TCP connection: read the request head, route it, run the opening
-//! handshake and the handler, close.
+//! One accepted TCP connection: read the request head, check Basic auth, route it, run
+//! the opening handshake and the handler, close. A path without a WebSocket handler goes
+//! to `http` (static files, CGI) when there is a document root; the connection may then
+//! stay open for further requests, any of which may be a WebSocket handshake.
 //!
-//! Every refusal is an HTTP status with a log line: 400 for a malformed or non-WebSocket
-//! request to a handled path, 404 for a path without a handler, 431 for an oversized
-//! head, the handler's own status for a [`crate::Rejection`]. A client that does not
-//! finish its head (and, on a TLS server, its TLS handshake first) within the handshake
-//! timeout is disconnected.
+//! Every refusal is an HTTP status with a log line: 401 without the Basic credential, 400
+//! for a malformed or non-WebSocket request to a handled path, 404 for a path without a
+//! handler (and no document root), 431 for an oversized head, the handler's own status
+//! for a [`crate::Rejection`]. A client that does not finish its head (and, on a TLS
+//! server, its TLS handshake first) within the handshake timeout, or the next head within
+//! the idle timeout between kept-alive requests, is disconnected.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use wshd_proto::handshake::{
 use wshd_proto::{CloseCode, Connection};
 
 use crate::handler::{DynHandler, HandshakeRequest, Rejection};
+use crate::http;
 use crate::listener::Shared;
 use crate::target::{self, Target};
 use crate::transport::{Transport, linger_close};
@@ -49,8 +53,9 @@ async fn open(
     shared: Arc<Shared>,
 ) -> Option<(WebSocket, Arc<dyn DynHandler>)> {
     let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().ok();
     let cfg = &shared.config;
-    // One deadline for the TLS handshake and the request head together.
+    // One deadline for the TLS handshake and the first request head together.
     let deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
     let mut io = match &cfg.tls {
         None => Transport::Tcp(stream),
@@ -58,32 +63,61 @@ async fn open(
             crate::tls::handshake(tls, stream, peer, deadline).await?.into(),
         )),
     };
-    let head = tokio::time::timeout_at(deadline, read_head(&mut io, &shared)).await;
-    let (request, leftover) = match head {
-        Err(_) => {
-            tracing::info!(%peer, "handshake timeout: no complete request head within {:?}", cfg.handshake_timeout);
-            return None;
-        }
-        Ok(Err(HeadError::Io(e))) => {
-            tracing::debug!(%peer, "connection ended before a request head: {e}");
-            return None;
-        }
-        Ok(Err(HeadError::Http(e))) => return refuse(&mut io, peer, "-", &e, &shared).await,
-        Ok(Ok(parsed)) => parsed,
-    };
-    let mut request = request;
-    match target::resolve(&request.target, cfg.validation_host.as_deref(), cfg.validation_port) {
-        Target::Path(path) => request.target = path,
-        Target::Mismatch(why) => {
-            let e = HandshakeError::new(404, format!("absolute request URI not served: {why}"));
+    // Bytes read past the previous request of a kept-alive HTTP connection.
+    let mut pending = Vec::new();
+    let mut first = true;
+    let (request, leftover, handler) = loop {
+        let wait = if first { cfg.handshake_timeout } else { shared.http.idle_timeout() };
+        let until = if first { deadline } else { tokio::time::Instant::now() + wait };
+        let head = tokio::time::timeout_at(until, read_head(&mut io, pending, &shared)).await;
+        let (mut request, leftover) = match head {
+            Err(_) if first => {
+                tracing::info!(%peer, "handshake timeout: no complete request head within {wait:?}");
+                return None;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "keep-alive connection idle for {wait:?}; closing");
+                let _ = io.shutdown().await;
+                return None;
+            }
+            Ok(Err(HeadError::Io(e))) => {
+                tracing::debug!(%peer, "connection ended before a request head: {e}");
+                return None;
+            }
+            Ok(Err(HeadError::Http(e))) => return refuse(&mut io, peer, "-", &e, &shared).await,
+            Ok(Ok(parsed)) => parsed,
+        };
+        first = false;
+        // Basic auth comes before anything else, WebSocket or not (pywebsocket does so).
+        if let Err(e) = shared.http.authorize(&request) {
             return refuse(&mut io, peer, &request.target.clone(), &e, &shared).await;
         }
-    }
-    let target = request.target.clone();
-    let Some(handler) = shared.router.find(&target).cloned() else {
-        let e = HandshakeError::new(404, "no handler for this resource");
-        return refuse(&mut io, peer, &target, &e, &shared).await;
+        match target::resolve(&request.target, cfg.validation_host.as_deref(), cfg.validation_port)
+        {
+            Target::Path(path) => request.target = path,
+            Target::Mismatch(why) => {
+                let e = HandshakeError::new(404, format!("absolute request URI not served: {why}"));
+                return refuse(&mut io, peer, &request.target.clone(), &e, &shared).await;
+            }
+        }
+        if let Some(handler) = shared.router.find(&request.target).cloned() {
+            break (request, leftover, handler);
+        }
+        if !shared.http.serves_files() {
+            let e = HandshakeError::new(404, "no handler for this resource");
+            return refuse(&mut io, peer, &request.target.clone(), &e, &shared).await;
+        }
+        // Plain HTTP; a kept-alive connection may carry a WebSocket handshake next.
+        let served = http::serve(&mut io, peer, local, &shared.http, &request, leftover);
+        match Box::pin(served).await {
+            http::Next::KeepAlive(rest) => pending = rest,
+            http::Next::Close => {
+                linger_close(&mut io, cfg.linger_timeout).await;
+                return None;
+            }
+        }
     };
+    let target = request.target.clone();
     if target.contains('#') {
         // pywebsocket answers a fragment on a handled resource with 400.
         let e =
@@ -185,13 +219,27 @@ enum HeadError {
     Http(HandshakeError),
 }
 
-/// Reads until a whole request head has arrived; returns it and the bytes after it.
-async fn read_head(io: &mut Transport, shared: &Shared) -> Result<(Request, Vec<u8>), HeadError> {
+/// Reads until a whole request head has arrived in `buf` (which may already hold bytes
+/// pipelined after a previous request); returns it and the bytes after it.
+async fn read_head(
+    io: &mut Transport,
+    mut buf: Vec<u8>,
+    shared: &Shared,
+) -> Result<(Request, Vec<u8>), HeadError> {
     let limits = &shared.config.handshake_limits;
-    let mut buf = Vec::with_capacity(1024);
+    if buf.capacity() == 0 {
+        buf.reserve(1024);
+    }
     let mut scanned = 0;
+    let mut unparsed = !buf.is_empty();
     loop {
-        // The parser refuses heads over the limit, so the buffer stays bounded.
+        if unparsed {
+            // The parser refuses heads over the limit, so the buffer stays bounded.
+            match handshake::parse_request_from(&buf, scanned, limits).map_err(HeadError::Http)? {
+                Some((request, used)) => return Ok((request, buf.split_off(used))),
+                None => scanned = buf.len(),
+            }
+        }
         if buf.len() == buf.capacity() {
             buf.reserve(4096);
         }
@@ -199,10 +247,7 @@ async fn read_head(io: &mut Transport, shared: &Shared) -> Result<(Request, Vec<
         if n == 0 {
             return Err(HeadError::Io(std::io::ErrorKind::UnexpectedEof.into()));
         }
-        match handshake::parse_request_from(&buf, scanned, limits).map_err(HeadError::Http)? {
-            Some((request, used)) => return Ok((request, buf.split_off(used))),
-            None => scanned = buf.len(),
-        }
+        unparsed = true;
     }
 }
 

@@ -7,6 +7,8 @@ use std::time::Duration;
 use wshd_proto::deflate::DeflateConfig;
 use wshd_proto::{HandshakeLimits, Limits};
 
+pub use crate::http::HttpConfig;
+
 /// Limits and timeouts of a [`crate::Server`]. `Config::default()` gives the defaults
 /// documented on each field.
 #[derive(Debug, Clone)]
@@ -54,6 +56,10 @@ pub struct Config {
     /// policy (default: off, plain `ws://`). See [`crate::tls::TlsConfig`] for its
     /// defaults. The TLS handshake runs in each connection's own task.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// Plain HTTP for paths without a WebSocket handler (static files, CGI, keep-alive) and
+    /// HTTP Basic authentication for every request. Default: no document root (such paths
+    /// are 404), no CGI, no authentication; see [`HttpConfig`].
+    pub http: HttpConfig,
 }
 
 impl Default for Config {
@@ -73,6 +79,7 @@ impl Default for Config {
             deflate: DeflateConfig::default(),
             unsupported_frame_close_code: 1002,
             tls: None,
+            http: HttpConfig::default(),
         }
     }
 }

@@ -323,6 +323,7 @@ impl HandshakeRequest {
         })?;
         if !self.raw_output.is_empty() {
             io.write_all(&self.raw_output).await?;
+            io.flush().await?;
             self.raw_output.clear();
         }
         let from_leftover = len.min(self.leftover.len());

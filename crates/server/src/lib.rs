@@ -16,6 +16,7 @@ pub mod client;
 pub mod config;
 mod error;
 mod handler;
+mod http;
 mod listener;
 mod router;
 mod target;
@@ -27,6 +28,7 @@ mod websocket;
 pub use config::Config;
 pub use error::Error;
 pub use handler::{BoxFuture, DynHandler, Handler, HandshakeRequest, Rejection};
+pub use http::HttpConfig;
 pub use listener::Server;
 pub use router::Router;
 /// The TLS library, for [`tls::TlsConfig::from_rustls`] and certificate types.

@@ -19,6 +19,8 @@ use crate::router::Router;
 pub(crate) struct Shared {
     pub(crate) router: Router,
     pub(crate) config: Config,
+    /// The HTTP side: document root, CGI, Basic auth, as checked at bind.
+    pub(crate) http: crate::http::Site,
 }
 
 /// A bound WebSocket server.
@@ -34,13 +36,16 @@ impl std::fmt::Debug for Server {
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port; see [`Server::local_addr`]).
+    /// Binds `addr` (port 0 picks a free port; see [`Server::local_addr`]). Fails without
+    /// binding when `config.http` names a document root that is not a directory or a CGI
+    /// path that is not a URL path.
     pub async fn bind(addr: SocketAddr, router: Router, config: Config) -> io::Result<Server> {
+        let http = crate::http::Site::new(&config.http)?;
         let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         socket.set_reuseaddr(true)?;
         socket.bind(addr)?;
         let listener = socket.listen(config.backlog)?;
-        Ok(Server { listener, shared: Arc::new(Shared { router, config }) })
+        Ok(Server { listener, shared: Arc::new(Shared { router, config, http }) })
     }
 
     /// The address actually bound.

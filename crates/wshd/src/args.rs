@@ -2,9 +2,8 @@
 //! (`--log-level` and `--log_level`), unambiguous prefixes accepted, as argparse does.
 //!
 //! TLS options (`-t`, `-k`, `-c`, `--tls-client-*`) are checked and turned into a TLS
-//! setting by `tls_options`. The rest of `standalone.py`'s options (CGI, auth, logging to
-//! files, `--config`) are not accepted yet; an unknown option exits with status 2 and a
-//! message.
+//! setting by `tls_options`. The rest of `standalone.py`'s options (logging to files,
+//! `--config`) are not accepted yet; an unknown option exits with status 2 and a message.
 
 use std::path::PathBuf;
 
@@ -48,7 +47,8 @@ pub struct Args {
         visible_alias = "websock_handlers_map_file"
     )]
     pub websock_handlers_map_file: Option<PathBuf>,
-    /// Document root: wshd changes to it before anything else.
+    /// Document root: wshd changes to it before anything else, and serves its files (and
+    /// CGI scripts, see `-x`) for paths without a WebSocket handler.
     #[arg(
         short = 'd',
         long = "document-root",
@@ -98,6 +98,20 @@ pub struct Args {
     #[arg(long = "unsupported-frame-close-code", visible_alias = "unsupported_frame_close_code",
           default_value_t = 1002, value_parser = clap::value_parser!(u16).range(1002..=1003))]
     pub unsupported_frame_close_code: u16,
+    /// URL path prefixes, comma-separated (e.g. `/cgi-bin,/htbin`), under which executable
+    /// files of the document root run as CGI scripts.
+    #[arg(short = 'x', long = "cgi-paths", visible_alias = "cgi_paths", value_delimiter = ',')]
+    pub cgi_paths: Vec<String>,
+    /// Require HTTP Basic authentication on every request (WebSocket, static files, CGI).
+    #[arg(long = "basic-auth", visible_alias = "basic_auth")]
+    pub basic_auth: bool,
+    /// The credential `--basic-auth` requires, as `user:password`.
+    #[arg(
+        long = "basic-auth-credential",
+        visible_alias = "basic_auth_credential",
+        default_value = "test:test"
+    )]
+    pub basic_auth_credential: String,
 }
 
 impl Args {

@@ -1,7 +1,8 @@
 //! `wshd`: serves a directory of pywebsocket `*_wsh.py` handlers.
 //!
 //! This file parses pywebsocket's `standalone.py` core options, changes to the document
-//! root, loads the handler tree and serves it. It contains no protocol or Python logic:
+//! root, loads the handler tree and serves it, with the document root's files and CGI
+//! scripts for the other paths. It contains no protocol or Python logic:
 //! those are `wshd-server` and `wshd-python`.
 
 mod args;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use clap::Parser;
 use wshd_python::{HandlerTree, LoadOptions, PythonHandler};
-use wshd_server::{Config, Router, Server};
+use wshd_server::{Config, HttpConfig, Router, Server};
 
 use crate::args::Args;
 
@@ -55,6 +56,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         validation_port: args.validation_port,
         unsupported_frame_close_code: args.unsupported_frame_close_code,
         tls,
+        http: http_config(args)?,
         ..Config::default()
     };
     tokio::runtime::Builder::new_multi_thread()
@@ -98,6 +100,20 @@ async fn serve(
         task.await??;
     }
     Ok(())
+}
+
+/// Static files and CGI from the document root (the current directory by now), and
+/// `--basic-auth`.
+fn http_config(args: &Args) -> Result<HttpConfig, Box<dyn std::error::Error>> {
+    let root = std::env::current_dir().map_err(|e| {
+        format!("cannot name the document root {}: {e}", args.document_root.display())
+    })?;
+    Ok(HttpConfig {
+        document_root: Some(root),
+        cgi_paths: args.cgi_paths.iter().filter(|p| !p.is_empty()).cloned().collect(),
+        basic_auth: args.basic_auth.then(|| args.basic_auth_credential.clone()),
+        ..HttpConfig::default()
+    })
 }
 
 fn router(tree: &HandlerTree) -> Router {

@@ -1,0 +1,130 @@
+//! The `wshd` binary's HTTP options, as a separate process on 127.0.0.1:0: `-d` serves the
+//! document root's files, `-x` runs CGI scripts in it, `--basic-auth` with
+//! `--basic_auth_credential` (underscore spelling on purpose) guards everything, the
+//! WebSocket handlers included.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Wshd {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Wshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A document root with a handler, a file and a CGI script; removed when dropped.
+struct Root(PathBuf);
+
+impl Drop for Root {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn root(name: &str) -> Root {
+    let dir = std::env::temp_dir().join(format!("wshd-http-bin-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("cgi-bin")).unwrap();
+    std::fs::write(
+        dir.join("echo_wsh.py"),
+        "def web_socket_do_extra_handshake(request):\n    pass\n\n\
+         def web_socket_transfer_data(request):\n    request.ws_stream.receive_message()\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("page.html"), "<p>page</p>").unwrap();
+    let script = dir.join("cgi-bin/hi.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhi %s' \"$REMOTE_USER\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    Root(dir)
+}
+
+fn start(root: &Root, extra: &[&str]) -> Wshd {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wshd"))
+        .args(["-H", "127.0.0.1", "-p", "0", "-d"])
+        .arg(&root.0)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("wshd starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let addr = line.trim().strip_prefix("listening on ").expect("address line").parse().unwrap();
+    Wshd { child, addr }
+}
+
+/// Sends one request with `Connection: close` and returns the whole response (only its
+/// head for a 101: the WebSocket stays open).
+fn fetch(addr: SocketAddr, request_line_and_headers: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let request = format!("{request_line_and_headers}Host: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !(out.starts_with(b"HTTP/1.1 101 ") && out.windows(4).any(|w| w == b"\r\n\r\n")) {
+        match s.read(&mut chunk) {
+            Ok(n) if n > 0 => out.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+const UPGRADE: &str = "GET /echo HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";
+
+#[test]
+fn document_root_files_and_cgi_are_served() {
+    let root = root("files");
+    let wshd = start(&root, &["-x", "/cgi-bin,/htbin"]);
+    let page = fetch(wshd.addr, "GET /page.html HTTP/1.1\r\n");
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    assert!(page.ends_with("\r\n\r\n<p>page</p>"), "{page}");
+    let cgi = fetch(wshd.addr, "GET /cgi-bin/hi.sh HTTP/1.1\r\n");
+    assert!(cgi.starts_with("HTTP/1.1 200 OK\r\n"), "{cgi}");
+    assert!(cgi.contains("\r\nContent-Type: text/plain\r\n"), "{cgi}");
+    assert!(cgi.contains("\r\n\r\n3\r\nhi \r\n0\r\n\r\n"), "{cgi}");
+    let missing = fetch(wshd.addr, "GET /nope HTTP/1.1\r\n");
+    assert!(missing.starts_with("HTTP/1.1 404 "), "{missing}");
+}
+
+#[test]
+fn basic_auth_guards_every_request() {
+    let root = root("auth");
+    let wshd = start(
+        &root,
+        &["--cgi_paths", "/cgi-bin", "--basic-auth", "--basic_auth_credential", "me:pw"],
+    );
+    let good = "Authorization: Basic bWU6cHc=\r\n";
+    for request in [
+        "GET /page.html HTTP/1.1\r\n".to_owned(),
+        "GET /cgi-bin/hi.sh HTTP/1.1\r\n".to_owned(),
+        UPGRADE.to_owned(),
+        format!("GET /page.html HTTP/1.1\r\n{}", good.replace("bWU6cHc=", "dGVzdDp0ZXN0")),
+    ] {
+        let r = fetch(wshd.addr, &request);
+        assert!(r.starts_with("HTTP/1.1 401 "), "{request:?} -> {r}");
+        assert!(r.contains("\r\nWWW-Authenticate: Basic realm=\"Pywebsocket\"\r\n"), "{r}");
+    }
+    let page = fetch(wshd.addr, &format!("GET /page.html HTTP/1.1\r\n{good}"));
+    assert!(page.starts_with("HTTP/1.1 200 OK\r\n"), "{page}");
+    let cgi = fetch(wshd.addr, &format!("GET /cgi-bin/hi.sh HTTP/1.1\r\n{good}"));
+    assert!(cgi.contains("\r\n\r\n5\r\nhi me\r\n0\r\n\r\n"), "{cgi}");
+    let ws = fetch(wshd.addr, &format!("{UPGRADE}{good}"));
+    assert!(ws.starts_with("HTTP/1.1 101 "), "{ws}");
+}
