@@ -109,8 +109,16 @@ pub(crate) async fn serve(ws: &mut WebSocket, rx: &mut UnboundedReceiver<Cmd>) -
     let mut waiting: Option<Reply<Received>> = None;
     let (mut want_pings, mut want_pongs) = (false, false);
     let mut partial: Option<(MessageKind, Vec<u8>)> = None;
+    // A server shutdown closes with 1001 even while the thread is not receiving.
+    let shutdown = ws.shutdown_handle();
+    let mut going_away = false;
     loop {
         tokio::select! {
+            () = shutdown_triggered(shutdown.as_ref()), if !going_away => {
+                going_away = true;
+                // Sending nothing lets the socket queue and write its 1001 close.
+                let _ = ws.flush().await;
+            }
             cmd = rx.recv() => {
                 let Some(cmd) = cmd else { return Outcome::Dropped };
                 match cmd {
@@ -195,5 +203,13 @@ pub(crate) async fn serve(ws: &mut WebSocket, rx: &mut UnboundedReceiver<Cmd>) -
                 }
             }
         }
+    }
+}
+
+/// Completes when the server shuts down; never without a server.
+async fn shutdown_triggered(shutdown: Option<&wshd_server::Shutdown>) {
+    match shutdown {
+        Some(s) => s.triggered().await,
+        None => std::future::pending().await,
     }
 }

@@ -16,6 +16,7 @@ mod bridge;
 mod error;
 mod handler;
 mod loader;
+pub mod logging;
 mod lookup;
 mod map_file;
 mod modules;
