@@ -56,7 +56,11 @@ impl Server {
     pub fn with_shutdown(mut self, shutdown: Shutdown) -> Server {
         match Arc::get_mut(&mut self.shared) {
             Some(shared) => shared.shutdown = shutdown,
-            None => unreachable!("Server::shared is only cloned once the server runs"),
+            // Not reached today (connections clone `shared` only once the server runs).
+            None => {
+                let (router, config) = (self.shared.router.clone(), self.shared.config.clone());
+                self.shared = Arc::new(Shared { router, config, shutdown });
+            }
         }
         self
     }
