@@ -518,6 +518,16 @@ impl Driver {
         lock(&self.state).conn.state()
     }
 
+    /// The server is shutting down: sends close 1001 unless a close was sent already.
+    pub(crate) fn go_away(&self) {
+        let mut inner = lock(&self.state);
+        if matches!(inner.conn.state(), State::Open | State::CloseReceived)
+            && inner.conn.close(Some(1001), "server shutting down", Instant::now()).is_ok()
+        {
+            let _ = inner.flush();
+        }
+    }
+
     /// Ends the connection after `web_socket_transfer_data` (pywebsocket.md §2.4).
     pub(crate) fn finish(&self, outcome: Outcome) {
         let state = self.state();

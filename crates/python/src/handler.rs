@@ -401,8 +401,9 @@ impl DynHandler for PythonHandler {
             };
             // The task stays until the handler's thread is done, so that the server
             // knows the connection is open.
-            let (done, finished) = tokio::sync::oneshot::channel::<()>();
+            let (done, mut finished) = tokio::sync::oneshot::channel::<()>();
             let handlers = self.handlers.clone();
+            let ours = driver.clone();
             let thread = std::thread::Builder::new().name("wshd-handler".into()).spawn(move || {
                 let outcome = Python::attach(|py| {
                     let passive =
@@ -413,12 +414,24 @@ impl DynHandler for PythonHandler {
                 driver.finish(outcome);
                 let _ = done.send(());
             });
-            match thread {
-                Ok(_) => {
-                    let _ = finished.await;
-                }
-                Err(e) => tracing::error!(%peer, "cannot start a handler thread: {e}"),
+            if let Err(e) = thread {
+                tracing::error!(%peer, "cannot start a handler thread: {e}");
+                return;
             }
+            // A server shutdown closes with 1001 whatever the handler's thread is doing;
+            // it then sees the connection end at its next stream call.
+            let shutdown = ws.shutdown_handle();
+            let triggered = async {
+                match &shutdown {
+                    Some(s) => s.triggered().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = &mut finished => return,
+                () = triggered => ours.go_away(),
+            }
+            let _ = finished.await;
         })
     }
 

@@ -18,6 +18,7 @@ mod error;
 mod handler;
 mod handshake_io;
 mod loader;
+pub mod logging;
 mod lookup;
 mod map_file;
 mod modules;

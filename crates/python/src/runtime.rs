@@ -24,6 +24,7 @@ pub fn initialize() {
             if let Err(e) = crate::modules::install(py) {
                 tracing::error!("installing the embedded pywebsocket3 modules failed: {e}");
             }
+            crate::logging::install(py);
         });
     });
 }

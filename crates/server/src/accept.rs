@@ -211,7 +211,8 @@ async fn open(
     drop(leftover);
     let info = Info::new(target, accept.protocol, accept.extensions, state, peer);
     let timing = Timing { linger: cfg.linger_timeout, write_high_water: cfg.write_high_water };
-    let ws = WebSocket::new(io, conn, info, timing, Some(handler.clone()));
+    let mut ws = WebSocket::new(io, conn, info, timing, Some(handler.clone()));
+    ws.set_shutdown(shared.shutdown.register());
     Some((ws, handler))
 }
 enum HeadError {

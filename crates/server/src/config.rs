@@ -37,6 +37,9 @@ pub struct Config {
     pub write_high_water: usize,
     /// The listen backlog (default 1024).
     pub backlog: u32,
+    /// On shutdown (see [`crate::Shutdown`]): how long the server waits for open
+    /// WebSockets to finish their closing handshakes after sending them 1001 (default 5 s).
+    pub shutdown_timeout: Duration,
     /// For requests whose target is an absolute `ws://` / `wss://` URI: the host it must
     /// name, else the request is not served as a WebSocket (404). Default: not checked
     /// (pywebsocket's `-V`).
@@ -74,6 +77,7 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(20),
             write_high_water: 64 * 1024,
             backlog: 1024,
+            shutdown_timeout: Duration::from_secs(5),
             validation_host: None,
             validation_port: None,
             deflate: DeflateConfig::default(),

@@ -19,6 +19,7 @@ mod handler;
 mod http;
 mod listener;
 mod router;
+mod shutdown;
 mod target;
 pub mod tls;
 mod transport;
@@ -33,5 +34,6 @@ pub use listener::Server;
 pub use router::Router;
 /// The TLS library, for [`tls::TlsConfig::from_rustls`] and certificate types.
 pub use rustls;
+pub use shutdown::Shutdown;
 pub use websocket::{Detached, Frame, HandlerState, Message, WebSocket};
 pub use wshd_proto::{Limits, MessageKind};

@@ -3,6 +3,10 @@
 //! The accept loop never exits on a per-connection error: when the process runs out of
 //! file descriptors it logs and backs off briefly instead of spinning. It does no
 //! protocol work itself; `accept` does.
+//!
+//! [`Server::run`] and [`Server::run_until`] end with a graceful shutdown: the listener
+//! closes, open WebSockets get 1001 (see [`crate::Shutdown`]) and the server waits for
+//! them up to [`Config::shutdown_timeout`].
 
 use std::future::Future;
 use std::io;
@@ -14,6 +18,7 @@ use tokio::net::{TcpListener, TcpSocket};
 
 use crate::config::Config;
 use crate::router::Router;
+use crate::shutdown::Shutdown;
 
 /// What every connection task shares.
 pub(crate) struct Shared {
@@ -21,6 +26,7 @@ pub(crate) struct Shared {
     pub(crate) config: Config,
     /// The HTTP side: document root, CGI, Basic auth, as checked at bind.
     pub(crate) http: crate::http::Site,
+    pub(crate) shutdown: Shutdown,
 }
 
 /// A bound WebSocket server.
@@ -45,7 +51,29 @@ impl Server {
         socket.set_reuseaddr(true)?;
         socket.bind(addr)?;
         let listener = socket.listen(config.backlog)?;
-        Ok(Server { listener, shared: Arc::new(Shared { router, config, http }) })
+        let shared = Arc::new(Shared { router, config, http, shutdown: Shutdown::new() });
+        Ok(Server { listener, shared })
+    }
+
+    /// Makes this server use `shutdown` (instead of a handle of its own), so that one
+    /// [`Shutdown::trigger`] stops several servers and counts their connections together.
+    /// Call it before [`Server::run`].
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Server {
+        match Arc::get_mut(&mut self.shared) {
+            Some(shared) => shared.shutdown = shutdown,
+            // Not reached today (connections clone `shared` only once the server runs).
+            None => {
+                let (router, config) = (self.shared.router.clone(), self.shared.config.clone());
+                let http = self.shared.http.clone();
+                self.shared = Arc::new(Shared { router, config, http, shutdown });
+            }
+        }
+        self
+    }
+
+    /// The handle that shuts this server down (see [`Server::with_shutdown`]).
+    pub fn shutdown_handle(&self) -> Shutdown {
+        self.shared.shutdown.clone()
     }
 
     /// The address actually bound.
@@ -53,18 +81,27 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Accepts connections forever.
+    /// Accepts connections until its [`Shutdown`] handle is triggered, then shuts down
+    /// gracefully (see [`Server::run_until`]).
     pub async fn run(self) -> io::Result<()> {
         self.run_until(std::future::pending()).await
     }
 
-    /// Accepts connections until `shutdown` completes; open connections keep running.
+    /// Accepts connections until `shutdown` completes or the server's [`Shutdown`] handle
+    /// is triggered. Then it closes the listener, triggers the handle (every open
+    /// WebSocket starts closing with 1001, going away) and waits until they have all
+    /// ended or [`Config::shutdown_timeout`] has passed; connections still open then are
+    /// left to their tasks.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         tokio::pin!(shutdown);
+        let handle = self.shared.shutdown.clone();
+        let triggered = handle.triggered();
+        tokio::pin!(triggered);
         loop {
             let accepted = tokio::select! {
                 r = self.listener.accept() => r,
-                () = &mut shutdown => return Ok(()),
+                () = &mut shutdown => break,
+                () = &mut triggered => break,
             };
             match accepted {
                 Ok((stream, peer)) => {
@@ -79,6 +116,23 @@ impl Server {
                 Err(e) => tracing::debug!("accept failed: {e}"),
             }
         }
+        let Server { listener, shared } = self;
+        let addr = listener.local_addr().ok();
+        drop(listener);
+        handle.trigger();
+        let open = handle.active_connections();
+        if open > 0 {
+            tracing::info!(?addr, "shutting down: closing {open} open WebSocket(s) with 1001");
+        }
+        let limit = shared.config.shutdown_timeout;
+        if tokio::time::timeout(limit, handle.drained()).await.is_err() {
+            tracing::warn!(
+                ?addr,
+                "{} WebSocket(s) still open after the shutdown timeout of {limit:?}; not waiting for them",
+                handle.active_connections()
+            );
+        }
+        Ok(())
     }
 }
 

@@ -23,6 +23,7 @@ use wshd_proto::{Connection, Ending, Event, MessageKind, State};
 
 use crate::error::Error;
 use crate::handler::DynHandler;
+use crate::shutdown::{Registration, Shutdown};
 use crate::transport::{Transport, linger_close};
 
 /// Bytes read from the socket per call; the buffer is shared by all connections of a thread.
@@ -149,6 +150,8 @@ pub struct WebSocket {
     manual_close_reply: bool,
     /// The timer for the core's next deadline, allocated only while one is armed.
     timer: Option<Pin<Box<Sleep>>>,
+    /// The server's shutdown this connection answers with 1001 (server side only).
+    shutdown: Option<Registration>,
 }
 
 impl std::fmt::Debug for WebSocket {
@@ -175,7 +178,31 @@ impl WebSocket {
             finished: false,
             manual_close_reply: false,
             timer: None,
+            shutdown: None,
         }
+    }
+
+    /// Makes the connection close with 1001 when its server shuts down.
+    pub(crate) fn set_shutdown(&mut self, registration: Registration) {
+        self.shutdown = Some(registration);
+    }
+
+    /// The shutdown handle of the server this connection belongs to (`None` on the client
+    /// side). Its [`Shutdown::triggered`] lets code that does not always poll the socket
+    /// (a bridge to another runtime) notice a shutdown; the socket itself starts closing
+    /// with 1001 the next time it waits for input or sends.
+    pub fn shutdown_handle(&self) -> Option<Shutdown> {
+        self.shutdown.as_ref().map(Registration::handle)
+    }
+
+    /// Starts the closing handshake with 1001 (going away) if the server is shutting down
+    /// and nobody has closed yet; returns whether it did.
+    fn go_away_if_shutting_down(&mut self, triggered: bool) -> bool {
+        if !triggered || self.conn.state() != State::Open {
+            return false;
+        }
+        tracing::debug!(peer = %self.info.peer_addr, resource = %self.info.resource, "server shutting down: closing with 1001");
+        self.conn.close(Some(1001), "server shutting down", Instant::now().into_std()).is_ok()
     }
 
     /// The request target the connection was opened with (path and query).
@@ -438,8 +465,17 @@ impl WebSocket {
     }
 
     fn poll_read_or_timeout(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let triggered = self.shutdown.as_ref().is_some_and(Registration::is_triggered);
+        if self.go_away_if_shutting_down(triggered) {
+            return Poll::Ready(Ok(()));
+        }
         if let Poll::Ready(r) = self.poll_fill(cx) {
             return Poll::Ready(r);
+        }
+        // About to sleep: make sure a shutdown wakes us.
+        let triggered = self.shutdown.as_ref().is_some_and(|r| r.register_waker(cx.waker()));
+        if self.go_away_if_shutting_down(triggered) {
+            return Poll::Ready(Ok(()));
         }
         let Some(deadline) = self.conn.poll_timeout() else {
             self.timer = None;
@@ -566,8 +602,10 @@ impl WebSocket {
         Ok(buf)
     }
 
-    /// Writes out everything queued.
+    /// Writes out everything queued (and, once the server is shutting down, a 1001 close).
     pub async fn flush(&mut self) -> Result<(), Error> {
+        let triggered = self.shutdown.as_ref().is_some_and(Registration::is_triggered);
+        self.go_away_if_shutting_down(triggered);
         while !self.conn.data_to_send().is_empty() {
             let n = self.io.write(self.conn.data_to_send()).await?;
             if n == 0 {

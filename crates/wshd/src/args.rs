@@ -2,8 +2,11 @@
 //! (`--log-level` and `--log_level`), unambiguous prefixes accepted, as argparse does.
 //!
 //! TLS options (`-t`, `-k`, `-c`, `--tls-client-*`) are checked and turned into a TLS
-//! setting by `tls_options`. The rest of `standalone.py`'s options (logging to files,
-//! `--config`) are not accepted yet; an unknown option exits with status 2 and a message.
+//! setting by `tls_options`.
+//! `--config FILE` entries are turned into arguments placed before the command line's by
+//! `config_file`, so every option here can also be set there. Obsolete pywebsocket options
+//! (`--allow-draft75`, `--strict`, `--tls-module`) are accepted and ignored with a warning.
+//! An unknown option exits with status 2 and a message.
 
 use std::path::PathBuf;
 
@@ -11,7 +14,14 @@ use clap::Parser;
 
 /// wshd: a WebSocket server for pywebsocket handler trees.
 #[derive(Parser, Debug)]
-#[command(name = "wshd", version, about, infer_long_args = true, disable_version_flag = true)]
+#[command(
+    name = "wshd",
+    version,
+    about,
+    infer_long_args = true,
+    disable_version_flag = true,
+    args_override_self = true
+)]
 pub struct Args {
     /// Print the version (long form only: `-V` is the validation host, as in pywebsocket).
     #[arg(long = "version", action = clap::ArgAction::Version)]
@@ -89,6 +99,11 @@ pub struct Args {
     /// Obsolete spelling of --tls-client-ca (pywebsocket 2012), accepted with a warning.
     #[arg(long = "ca-certificate")]
     pub ca_certificate: Option<PathBuf>,
+    /// INI file with a `[pywebsocket]` section of `option = value` lines (long option names,
+    /// either spelling; flags take true/false). Read from the directory wshd was started
+    /// in; options on the command line win.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Log level: fine, debug, info, warning (warn), error or critical.
     #[arg(long = "log-level", visible_alias = "log_level", default_value = "warn",
           value_parser = ["fine", "debug", "info", "warning", "warn", "error", "critical"])]
@@ -112,17 +127,72 @@ pub struct Args {
         default_value = "test:test"
     )]
     pub basic_auth_credential: String,
+    /// Level of the compression (deflate) log targets: debug, info, warning (warn), error
+    /// or critical (not fine, as in pywebsocket).
+    #[arg(long = "deflate-log-level", visible_alias = "deflate_log_level", default_value = "warn",
+          value_parser = ["debug", "info", "warning", "warn", "error", "critical"])]
+    pub deflate_log_level: String,
+    /// Log to this file instead of stderr (relative to the document root), rotated by size.
+    #[arg(short = 'l', long = "log-file", visible_alias = "log_file", value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    /// Size in bytes at which the log file is rotated (0: never).
+    #[arg(long = "log-max", visible_alias = "log_max", default_value_t = 262_144)]
+    pub log_max: u64,
+    /// Rotated log files kept: FILE.1 (newest) to FILE.N (0: never rotate).
+    #[arg(long = "log-count", visible_alias = "log_count", default_value_t = 5)]
+    pub log_count: u32,
+    /// If > 0: log the number of open WebSocket connections at INFO every this many
+    /// seconds (pywebsocket logged its active threads).
+    #[arg(
+        long = "thread-monitor-interval-in-sec",
+        visible_alias = "thread_monitor_interval_in_sec",
+        default_value_t = -1,
+        allow_negative_numbers = true
+    )]
+    pub thread_monitor_interval_in_sec: i64,
+    /// Listen backlog (pywebsocket's default is 128; wshd's is larger).
+    #[arg(short = 'q', long = "queue", default_value_t = 1024)]
+    pub queue: u32,
+    /// On SIGTERM/SIGINT: seconds to wait for open WebSockets to finish their closing
+    /// handshakes after sending them 1001 (going away) before exiting.
+    #[arg(long = "shutdown-timeout", visible_alias = "shutdown_timeout", default_value_t = 5.0,
+          value_parser = parse_seconds)]
+    pub shutdown_timeout: f64,
+    /// Obsolete (pywebsocket: draft-75 handshake); accepted and ignored with a warning.
+    #[arg(long = "allow-draft75", visible_alias = "allow_draft75", hide = true)]
+    pub allow_draft75: bool,
+    /// Obsolete (pywebsocket: strict draft-75 checks); accepted and ignored with a warning.
+    #[arg(long = "strict", hide = true)]
+    pub strict: bool,
+    /// Obsolete (pywebsocket: TLS backend); accepted and ignored with a warning.
+    #[arg(long = "tls-module", visible_alias = "tls_module", hide = true,
+          value_parser = ["ssl", "pyopenssl"])]
+    pub tls_module: Option<String>,
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && (0.0..=86_400.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds between 0 and 86400")),
+    }
 }
 
 impl Args {
-    /// The tracing filter for `--log-level` (`fine` is pywebsocket's level below debug).
-    pub fn log_filter(&self) -> &'static str {
-        match self.log_level.as_str() {
-            "fine" => "trace",
-            "debug" => "debug",
-            "info" => "info",
-            "error" | "critical" => "error",
-            _ => "warn",
+    /// Warnings for options that are accepted only for compatibility and do nothing.
+    pub fn obsolete_option_warnings(&self) -> Vec<&'static str> {
+        let mut warnings = Vec::new();
+        if self.allow_draft75 {
+            warnings.push(
+                "--allow-draft75 is obsolete and ignored (draft-75 handshakes are not supported)",
+            );
         }
+        if self.strict {
+            warnings
+                .push("--strict is obsolete and ignored (it only applied to draft-75 handshakes)");
+        }
+        if self.tls_module.is_some() {
+            warnings.push("--tls-module is obsolete and ignored (wshd's TLS is always rustls)");
+        }
+        warnings
     }
 }

@@ -1,29 +1,30 @@
 //! `wshd`: serves a directory of pywebsocket `*_wsh.py` handlers.
 //!
-//! This file parses pywebsocket's `standalone.py` core options, changes to the document
-//! root, loads the handler tree and serves it, with the document root's files and CGI
-//! scripts for the other paths. It contains no protocol or Python logic:
+//! This file parses pywebsocket's `standalone.py` options (and `--config`), changes to the
+//! document root, sets up logging, loads the handler tree and serves it, with the document
+//! root's files and CGI scripts for the other paths, until SIGTERM or SIGINT, which close
+//! every open WebSocket with 1001 and exit 0. It contains no protocol or Python logic:
 //! those are `wshd-server` and `wshd-python`.
 
 mod args;
+mod config_file;
+mod logging;
 mod tls_options;
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 use wshd_python::{HandlerTree, LoadOptions, PythonHandler};
-use wshd_server::{Config, HttpConfig, Router, Server};
+use wshd_server::{Config, HttpConfig, Router, Server, Shutdown};
 
 use crate::args::Args;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(args.log_filter()))
-        .with_writer(std::io::stderr)
-        .init();
+    let args = parse_args(std::env::args_os().collect());
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -34,12 +35,39 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command line, with `--config`'s entries placed before it (so it wins). Exits with
+/// status 2 on a usage or config file error, as clap does.
+fn parse_args(argv: Vec<OsString>) -> Args {
+    let first = Args::try_parse_from(&argv).unwrap_or_else(|e| e.exit());
+    let Some(path) = &first.config else { return first };
+    let from_file = match config_file::arguments(path) {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("wshd: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut merged = Vec::with_capacity(argv.len() + from_file.len());
+    merged.extend(argv.first().cloned());
+    merged.extend(from_file);
+    merged.extend(argv.into_iter().skip(1));
+    Args::try_parse_from(merged).unwrap_or_else(|e| {
+        eprintln!("wshd: with the options of the config file {}:", path.display());
+        e.exit()
+    })
+}
+
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     // pywebsocket changes to the document root first; every later relative path
     // (-w, -s, -m, -k, -c, --tls-client-ca) resolves against it.
     std::env::set_current_dir(&args.document_root).map_err(|e| {
         format!("cannot change to the document root {}: {e}", args.document_root.display())
     })?;
+    // Then logging, as pywebsocket: a relative --log-file is under the document root.
+    logging::init(args)?;
+    for warning in args.obsolete_option_warnings() {
+        tracing::warn!("{warning}");
+    }
     // As pywebsocket: the TLS combinations are checked (exit 1) before handlers load.
     let tls = tls_options::config(args)?;
     let options = LoadOptions {
@@ -57,27 +85,39 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         unsupported_frame_close_code: args.unsupported_frame_close_code,
         tls,
         http: http_config(args)?,
+        backlog: args.queue,
+        shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout),
         ..Config::default()
     };
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(serve(args, router, config))
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = runtime.block_on(serve(args, router, config));
+    // Handler threads still running (stuck handlers) do not hold up the exit.
+    runtime.shutdown_background();
+    result
 }
 
 /// Listens on every address of `-H` (one port for all: the first bound one when `-p 0`),
-/// as pywebsocket does, and serves until the process ends.
+/// as pywebsocket does, and serves until SIGTERM or SIGINT, then shuts down gracefully.
 async fn serve(
     args: &Args,
     router: Router,
     config: Config,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let shutdown = Shutdown::new();
+    // Installed before anything is bound, so a signal right after "listening on" counts.
+    let signals = signals::Signals::install()?;
+    tokio::spawn(signals.shut_down_on_signal(shutdown.clone()));
+    if args.thread_monitor_interval_in_sec > 0 {
+        let every = Duration::from_secs(args.thread_monitor_interval_in_sec.unsigned_abs());
+        tokio::spawn(monitor(shutdown.clone(), every));
+    }
     let mut port = args.port;
     let mut servers = Vec::new();
     for addr in bind_addresses(&args.server_host, port).await? {
         let addr = SocketAddr::new(addr.ip(), port);
         match Server::bind(addr, router.clone(), config.clone()).await {
             Ok(server) => {
+                let server = server.with_shutdown(shutdown.clone());
                 let bound = server.local_addr()?;
                 port = bound.port();
                 println!("listening on {bound}");
@@ -99,6 +139,7 @@ async fn serve(
     for task in tasks {
         task.await??;
     }
+    tracing::info!("shut down");
     Ok(())
 }
 
@@ -114,6 +155,71 @@ fn http_config(args: &Args) -> Result<HttpConfig, Box<dyn std::error::Error>> {
         basic_auth: args.basic_auth.then(|| args.basic_auth_credential.clone()),
         ..HttpConfig::default()
     })
+}
+
+/// `--thread-monitor-interval-in-sec`: logs the number of open WebSocket connections at
+/// INFO (pywebsocket logged its active threads, one per connection).
+async fn monitor(shutdown: Shutdown, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        tracing::info!(target: "wshd::monitor", "{} open WebSocket connections", shutdown.active_connections());
+    }
+}
+
+/// SIGTERM and SIGINT (Ctrl-C off Unix): the first shuts down gracefully, a second exits
+/// at once with status 1.
+mod signals {
+    use wshd_server::Shutdown;
+
+    pub struct Signals {
+        #[cfg(unix)]
+        term: tokio::signal::unix::Signal,
+        #[cfg(unix)]
+        int: tokio::signal::unix::Signal,
+    }
+
+    impl Signals {
+        pub fn install() -> std::io::Result<Signals> {
+            #[cfg(unix)]
+            {
+                use tokio::signal::unix::{SignalKind, signal};
+                Ok(Signals {
+                    term: signal(SignalKind::terminate())?,
+                    int: signal(SignalKind::interrupt())?,
+                })
+            }
+            #[cfg(not(unix))]
+            Ok(Signals {})
+        }
+
+        #[cfg(unix)]
+        async fn next(&mut self) -> &'static str {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            }
+        }
+
+        #[cfg(not(unix))]
+        async fn next(&mut self) -> &'static str {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+
+        pub async fn shut_down_on_signal(mut self, shutdown: Shutdown) {
+            let first = self.next().await;
+            tracing::info!(
+                "{first} received: closing {} open WebSocket connection(s) with 1001; a second signal exits at once",
+                shutdown.active_connections()
+            );
+            shutdown.trigger();
+            let second = self.next().await;
+            tracing::warn!("{second} received again: exiting without waiting for open connections");
+            std::process::exit(1);
+        }
+    }
 }
 
 fn router(tree: &HandlerTree) -> Router {

@@ -40,7 +40,7 @@ use crate::transport::Transport;
 
 /// What [`HttpConfig`] becomes when the server binds: the canonical document root, the
 /// CGI prefixes as decoded segments, the expected credential.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Site {
     root: Option<PathBuf>,
     cgi: Vec<Vec<Vec<u8>>>,

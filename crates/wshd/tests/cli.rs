@@ -1,0 +1,389 @@
+//! The `wshd` command line as a process: `--config` files, both option spellings and
+//! prefixes, usage errors, obsolete options, logging (levels, Python records, rotation,
+//! the connection monitor) and SIGTERM's graceful shutdown. Every server listens on
+//! 127.0.0.1:0.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Generous bound for anything that should happen "soon"; tests never assert speed.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn wshd() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wshd"))
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/handlers").canonicalize().unwrap()
+}
+
+/// A scratch directory removed when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Dir {
+        let dir = std::env::temp_dir().join(format!("wshd-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `wshd` whose stderr is collected; killed when dropped.
+struct Wshd {
+    child: Child,
+    addr: SocketAddr,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Wshd {
+    fn start(command: &mut Command) -> Wshd {
+        let mut child =
+            command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("wshd starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while err.read_line(&mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(200));
+            panic!("no address line; stderr: {}", stderr.lock().unwrap());
+        };
+        Wshd { child, addr: addr.parse().unwrap(), stderr }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits until stderr contains `needle`.
+    fn wait_for_stderr(&self, needle: &str) -> String {
+        wait_for(|| {
+            let s = self.stderr();
+            s.contains(needle).then_some(s)
+        })
+        .unwrap_or_else(|| panic!("stderr never contained {needle:?}: {}", self.stderr()))
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status();
+        assert!(status.unwrap().success());
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        wait_for(|| self.child.try_wait().unwrap()).expect("wshd exits")
+    }
+}
+
+impl Drop for Wshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < PATIENCE {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// A WebSocket client writing and reading raw frames.
+struct Client {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    /// Opens `path`; returns the status line's code and the client.
+    fn open(addr: SocketAddr, path: &str) -> (u16, Client) {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut c = Client { s, buf: Vec::new() };
+        while !c.buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            assert!(c.fill() > 0, "no response head");
+        }
+        let end = c.buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8(c.buf.drain(..end).collect()).unwrap();
+        (head[9..12].parse().unwrap(), c)
+    }
+
+    fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 4096];
+        let n = self.s.read(&mut chunk).unwrap_or(0);
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    /// One small server frame: (first byte, payload).
+    fn frame(&mut self) -> (u8, Vec<u8>) {
+        loop {
+            if self.buf.len() >= 2 && self.buf.len() >= 2 + usize::from(self.buf[1] & 0x7f) {
+                let n = usize::from(self.buf[1] & 0x7f);
+                let f: Vec<u8> = self.buf.drain(..2 + n).collect();
+                return (f[0], f[2..].to_vec());
+            }
+            assert!(self.fill() > 0, "connection closed; have {:?}", self.buf);
+        }
+    }
+
+    fn send(&mut self, first: u8, payload: &[u8]) {
+        let key = [9, 8, 7, 6];
+        let mut out = vec![first, 0x80 | payload.len() as u8];
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        self.s.write_all(&out).unwrap();
+    }
+}
+
+fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+#[test]
+fn config_file_values_apply_and_the_command_line_wins() {
+    let cwd = Dir::new("config-cwd");
+    let root = Dir::new("config-root");
+    // Port 1 cannot be bound by a test: wshd starting at all shows -p 0 won over it.
+    cwd.write(
+        "wshd.ini",
+        &format!(
+            "; pywebsocket-style configuration\n[pywebsocket]\nserver_host = 127.0.0.1\n\
+             port = 1\nWebsock_Handlers = {}\nlog-level = info\nlog_file = wshd.log\n\
+             allow_handlers_outside_root_dir = True\n",
+            examples().display()
+        ),
+    );
+    // The config file is relative to where wshd starts; the log file to the document root.
+    let w = Wshd::start(
+        wshd().current_dir(&cwd.0).args(["--config", "wshd.ini", "-p", "0", "-d"]).arg(&root.0),
+    );
+    let (status, _) = Client::open(w.addr, "/no_such_handler");
+    assert_eq!(status, 404);
+    let (status, mut c) = Client::open(w.addr, "/echo");
+    assert_eq!(status, 101);
+    c.send(0x81, b"hi");
+    assert_eq!(c.frame(), (0x81, b"hi".to_vec()));
+    let log = root.0.join("wshd.log");
+    let text = wait_for(|| {
+        let text = std::fs::read_to_string(&log).ok()?;
+        text.contains("HTTP 404").then_some(text)
+    })
+    .expect("the INFO record of the 404 reaches the log file");
+    assert!(text.contains("] [INFO] wshd_server::http: HTTP 404"), "{text}");
+    assert!(!cwd.0.join("wshd.log").exists());
+}
+
+#[test]
+fn config_file_errors_exit_2_with_a_message() {
+    let dir = Dir::new("config-bad");
+    let no_section = dir.write("a.ini", "[server]\nport = 0\n");
+    let out = run(wshd().arg("--config").arg(&no_section));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no [pywebsocket] section"));
+
+    let out = run(wshd().arg("--config").arg(dir.0.join("missing.ini")));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read the config file"));
+
+    let unknown = dir.write("b.ini", "[pywebsocket]\nno_such_option = 1\n");
+    let out = run(wshd().arg("--config").arg(&unknown));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option 'no-such-option'"));
+
+    let bad_value = dir.write("c.ini", "[pywebsocket]\nport = eighty\n");
+    let out = run(wshd().arg("--config").arg(&bad_value));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("config file") && err.contains("eighty"), "{err}");
+}
+
+#[test]
+fn underscore_spellings_and_prefixes_are_accepted() {
+    let w = Wshd::start(
+        wshd()
+            .args(["--server_host", "127.0.0.1", "--po", "0", "--websock_handlers"])
+            .arg(examples())
+            .args(["--log_level", "info", "--deflate_log", "debug", "--queue", "16"]),
+    );
+    let (status, mut c) = Client::open(w.addr, "/echo");
+    assert_eq!(status, 101);
+    c.send(0x81, b"x");
+    assert_eq!(c.frame(), (0x81, b"x".to_vec()));
+}
+
+#[test]
+fn unknown_and_ambiguous_options_exit_2() {
+    let out = run(wshd().arg("--no-such-option"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-option"));
+    // --log could be --log-level, --log-file, --log-max or --log-count.
+    let out = run(wshd().args(["--log", "x"]));
+    assert_eq!(out.status.code(), Some(2));
+    // fine is not a deflate log level (as in pywebsocket).
+    let out = run(wshd().args(["--deflate-log-level", "fine"]));
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn help_and_version() {
+    let out = run(wshd().arg("--help"));
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for option in ["--config", "--log-file", "--log-max", "--queue", "--shutdown-timeout"] {
+        assert!(help.contains(option), "{option} missing from --help");
+    }
+    let out = run(wshd().arg("--version"));
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("wshd "));
+}
+
+#[test]
+fn obsolete_options_warn_and_run() {
+    let w = Wshd::start(wshd().args(["-H", "127.0.0.1", "-p", "0", "-w"]).arg(examples()).args([
+        "--allow_draft75",
+        "--strict",
+        "--tls-module",
+        "ssl",
+    ]));
+    let err = w.wait_for_stderr("--tls-module is obsolete");
+    assert!(err.contains("[WARNING] wshd: --allow-draft75 is obsolete and ignored"), "{err}");
+    assert!(err.contains("--strict is obsolete"), "{err}");
+    assert_eq!(Client::open(w.addr, "/echo").0, 101);
+}
+
+#[test]
+fn python_logging_reaches_the_log_at_its_level() {
+    let root = Dir::new("pylog");
+    root.write(
+        "log_wsh.py",
+        "import logging\n\
+         def web_socket_do_extra_handshake(request):\n    pass\n\
+         def web_socket_transfer_data(request):\n\
+         \x20   logging.getLogger('handler.test').info('info from python')\n\
+         \x20   logging.getLogger('handler.test').debug('debug from python')\n\
+         \x20   logging.getLogger('handler.test').critical('critical from python')\n",
+    );
+    let w = Wshd::start(
+        wshd().args(["-H", "127.0.0.1", "-p", "0", "--log-level", "info", "-d"]).arg(&root.0),
+    );
+    let (status, mut c) = Client::open(w.addr, "/log");
+    assert_eq!(status, 101);
+    assert_eq!(c.frame().0, 0x88);
+    let err = w.wait_for_stderr("critical from python");
+    assert!(err.contains("] [INFO] handler.test: info from python"), "{err}");
+    assert!(err.contains("] [CRITICAL] handler.test: critical from python"), "{err}");
+    assert!(!err.contains("debug from python"), "{err}");
+}
+
+#[test]
+fn log_file_rotates_by_size_keeping_log_count_backups() {
+    let root = Dir::new("rotate");
+    let w = Wshd::start(
+        wshd()
+            .args(["-H", "127.0.0.1", "-p", "0", "--log-level", "info", "-d"])
+            .arg(&root.0)
+            .args(["-l", "w.log", "--log_max", "1000", "--log-count", "2"]),
+    );
+    // Each refused handshake writes an INFO record of about 130 bytes.
+    for _ in 0..60 {
+        assert_eq!(Client::open(w.addr, "/missing").0, 404);
+    }
+    let log = root.0.join("w.log");
+    wait_for(|| root.0.join("w.log.2").exists().then_some(())).expect("two backups");
+    for path in [log.clone(), root.0.join("w.log.1"), root.0.join("w.log.2")] {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.len() < 1000, "{} has {} bytes", path.display(), text.len());
+        assert!(text.lines().all(|l| l.starts_with('[')), "{text}");
+    }
+    assert!(!root.0.join("w.log.3").exists());
+}
+
+#[test]
+fn the_monitor_logs_open_connections() {
+    let w = Wshd::start(wshd().args(["-H", "127.0.0.1", "-p", "0", "-w"]).arg(examples()).args([
+        "--log-level",
+        "info",
+        "--thread-monitor-interval-in-sec",
+        "1",
+    ]));
+    let (_, _c) = Client::open(w.addr, "/echo");
+    w.wait_for_stderr("[INFO] wshd::monitor: 1 open WebSocket connections");
+}
+
+#[test]
+fn sigterm_closes_open_websockets_with_1001_and_exits_0() {
+    let mut w = Wshd::start(
+        wshd().args(["-H", "127.0.0.1", "-p", "0", "--log-level", "info", "-w"]).arg(examples()),
+    );
+    // The example echo handler's thread is blocked in receive_message.
+    let (status, mut c) = Client::open(w.addr, "/echo");
+    assert_eq!(status, 101);
+    c.send(0x81, b"before");
+    assert_eq!(c.frame(), (0x81, b"before".to_vec()));
+    w.signal("TERM");
+    let (first, payload) = c.frame();
+    assert_eq!(first, 0x88);
+    assert_eq!(payload[..2], [0x03, 0xe9], "1001: {payload:?}");
+    c.send(0x88, &payload[..2]);
+    let status = w.wait_exit();
+    assert_eq!(status.code(), Some(0), "stderr: {}", w.stderr());
+    assert!(w.stderr().contains("SIGTERM received"));
+}
+
+#[test]
+fn sigint_reaches_a_python_handler_that_is_not_receiving() {
+    let root = Dir::new("sleeper");
+    root.write(
+        "sleep_wsh.py",
+        "import time\n\
+         def web_socket_do_extra_handshake(request):\n    pass\n\
+         def web_socket_transfer_data(request):\n    time.sleep(60)\n",
+    );
+    let mut w = Wshd::start(
+        wshd().args(["-H", "127.0.0.1", "-p", "0", "--shutdown-timeout", "0.5", "-d"]).arg(&root.0),
+    );
+    let (status, mut c) = Client::open(w.addr, "/sleep");
+    assert_eq!(status, 101);
+    w.signal("INT");
+    let (first, payload) = c.frame();
+    assert_eq!((first, &payload[..2]), (0x88, &[0x03, 0xe9][..]));
+    // The handler never returns: wshd exits after the shutdown timeout, still with 0.
+    assert_eq!(w.wait_exit().code(), Some(0), "stderr: {}", w.stderr());
+}
