@@ -25,6 +25,16 @@ COLUMNS = {
         ("p99 µs", "latency_us.p99", "{:,.0f}", False),
         ("server CPU %", "server_cpu_pct", "{:.0f}", None),
     ],
+    "rate": [
+        ("p99 µs", "latency_us.p99", "{:,.0f}", False),
+        ("p50 µs", "latency_us.p50", "{:,.0f}", False),
+        ("p90 µs", "latency_us.p90", "{:,.0f}", False),
+        ("p99.9 µs", "latency_us.p99_9", "{:,.0f}", False),
+        ("max µs", "latency_us.max", "{:,.0f}", False),
+        ("msgs/s", "msgs_per_sec", "{:,.0f}", True),
+        ("send lag p99 µs", "send_lag_us.p99", "{:,.0f}", False),
+        ("server CPU %", "server_cpu_pct", "{:.0f}", None),
+    ],
     "idle": [
         ("server RSS per conn, B", "server_rss_per_conn.after_echo", "{:,.0f}", False),
         ("anon RSS per conn, B", "server_rss_anon_per_conn.after_echo", "{:,.0f}", False),

@@ -14,6 +14,7 @@ Python 3 standard library only; the report and chart are written by bench/report
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -84,7 +85,13 @@ def cases(args):
                  lambda s: ["-c", idle_n(s)]),
         "handshakes": ("handshakes (connect, upgrade, close)", "handshakes",
                        lambda s: ["--concurrency", "32"] + w),
+        # Not run unless asked for (--cases latency): open loop at a fixed offered rate.
+        "latency": (f"open loop: 100 connections × 20 B at {args.rate:g} msgs/s", "rate",
+                    lambda s: ["-c", "100", "-b", "20", "-r", str(args.rate)] + w),
     }
+
+
+DEFAULT_CASES = ["small", "pipelined", "large", "idle", "handshakes"]
 
 
 def sh(cmd, **kw):
@@ -206,8 +213,10 @@ def main():
                    help="smoke run: 1 repetition, short windows, few idle connections "
                         "(about a minute once built); writes to target/bench/ by default")
     p.add_argument("--repeat", type=int, help="repetitions per case (default 3, --quick 1)")
-    p.add_argument("--cases", help="comma-separated subset of: " + ", ".join(
-        ["small", "pipelined", "large", "idle", "handshakes"]))
+    p.add_argument("--cases", help="comma-separated cases (default: " + ",".join(DEFAULT_CASES)
+                   + "; also: latency, the open loop at --rate)")
+    p.add_argument("--rate", type=float, default=20000,
+                   help="offered msgs/s of the latency case (default 20000)")
     p.add_argument("--servers", help="comma-separated subset of: " + ", ".join(server_table()))
     p.add_argument("--window", type=float, help="measured seconds per run (default 5)")
     p.add_argument("--warmup", type=float, help="warm-up seconds per run (default 1)")
@@ -234,7 +243,7 @@ def main():
     args.chart = args.chart or (args.out.parent / "msgs-per-cpu.svg" if q
                                 else ROOT / "bench" / "msgs-per-cpu.svg")
     all_cases = list(cases(args))
-    chosen_cases = args.cases.split(",") if args.cases else all_cases
+    chosen_cases = args.cases.split(",") if args.cases else DEFAULT_CASES
     chosen_servers = args.servers.split(",") if args.servers else list(server_table())
     for c in chosen_cases:
         if c not in all_cases:
@@ -243,6 +252,11 @@ def main():
         if s not in server_table():
             p.error(f"unknown server {s!r}; choose from {', '.join(server_table())}")
 
+    if not shutil.which("taskset"):
+        sys.exit("taskset (util-linux) is needed to pin the server and the generator")
+    cpus = os.sched_getaffinity(0)
+    if args.server_cpu == args.client_cpu or not {args.server_cpu, args.client_cpu} <= cpus:
+        sys.exit(f"--server-cpu and --client-cpu must be two different CPUs of {sorted(cpus)}")
     started = time.time()
     if not args.no_build:
         build()
