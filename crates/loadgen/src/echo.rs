@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 
 use crate::connect::{self, Target};
@@ -175,11 +176,57 @@ pub async fn collect(
     (messages, clean_closes)
 }
 
+/// One connection's closed loop: what is in flight and what it owes the server.
+struct Loop {
+    reader: EchoReader,
+    shared: Arc<Shared>,
+    /// Send times of the messages in flight, oldest first.
+    sent: VecDeque<Instant>,
+    samples: Vec<u64>,
+    measured: u64,
+    depth: usize,
+    refill: Refill,
+    /// Messages to write next.
+    owed: usize,
+    /// The window is over and nothing is in flight.
+    done: bool,
+}
+
+impl Loop {
+    /// Takes bytes read from the server: counts echoes, records their round trips, and
+    /// works out what to send next.
+    fn on_bytes(&mut self, bytes: &[u8], now: Instant) -> Result<(), String> {
+        let fed = self.reader.feed(bytes)?;
+        if let Some(code) = fed.close {
+            return Err(format!("server closed the connection with {code:?}"));
+        }
+        let phase = self.shared.phase.load(Ordering::Relaxed);
+        for _ in 0..fed.messages {
+            // Echoes come back in order, so each answers the oldest send.
+            let at = self.sent.pop_front().ok_or("more echoes than messages sent")?;
+            if phase == MEASURE {
+                self.measured += 1;
+                self.samples.push(now.duration_since(at).as_nanos() as u64);
+            }
+        }
+        if self.samples.len() >= BATCH {
+            self.shared.merge(&mut self.samples);
+        }
+        match (phase, self.refill) {
+            (STOP, _) => self.done = self.sent.is_empty() && self.owed == 0,
+            (_, Refill::Burst) if self.sent.is_empty() && self.owed == 0 => self.owed = self.depth,
+            (_, Refill::Burst) => {}
+            (_, Refill::Each) => self.owed += fed.messages as usize,
+        }
+        Ok(())
+    }
+}
+
 /// Runs one connection's closed loop until the window ends, drains what is in flight and
 /// closes with 1000. `batch` holds `depth` copies of one frame of `frame_len` bytes.
 async fn drive(
     conn: Opened,
-    mut reader: EchoReader,
+    reader: EchoReader,
     shared: Arc<Shared>,
     batch: Arc<Vec<u8>>,
     frame_len: usize,
@@ -187,57 +234,42 @@ async fn drive(
     refill: Refill,
 ) -> Outcome {
     let Opened { mut stream, leftover } = conn;
-    let mut outcome = Outcome::default();
-    let mut sent: VecDeque<Instant> = VecDeque::with_capacity(depth);
-    let mut samples: Vec<u64> = Vec::with_capacity(BATCH);
+    let mut state = Loop {
+        reader,
+        shared,
+        sent: VecDeque::with_capacity(depth),
+        samples: Vec::with_capacity(BATCH),
+        measured: 0,
+        depth,
+        refill,
+        owed: depth,
+        done: false,
+    };
     let mut buf = vec![0u8; 64 * 1024];
     let result: Result<(), String> = async {
         if !leftover.is_empty() {
             return Err("the server sent data before any message".to_owned());
         }
-        stream.write_all(&batch).await.map_err(|e| e.to_string())?;
-        let now = Instant::now();
-        sent.extend(std::iter::repeat_n(now, depth));
-        loop {
-            let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
-            if n == 0 {
-                return Err("server closed the TCP connection".to_owned());
-            }
-            let now = Instant::now();
-            let fed = reader.feed(&buf[..n])?;
-            if let Some(code) = fed.close {
-                return Err(format!("server closed the connection with {code:?}"));
-            }
-            let phase = shared.phase.load(Ordering::Relaxed);
-            for _ in 0..fed.messages {
-                // Echoes come back in order, so each answers the oldest send.
-                let at = sent.pop_front().ok_or("more echoes than messages sent")?;
-                if phase == MEASURE {
-                    outcome.measured += 1;
-                    samples.push(now.duration_since(at).as_nanos() as u64);
+        while !state.done {
+            if state.owed > 0 {
+                let n = std::mem::take(&mut state.owed);
+                state.sent.extend(std::iter::repeat_n(Instant::now(), n));
+                write_reading(&stream, &batch[..n * frame_len], &mut buf, &mut state).await?;
+            } else {
+                let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("server closed the TCP connection".to_owned());
                 }
-            }
-            if samples.len() >= BATCH {
-                shared.merge(&mut samples);
-            }
-            let refill = match (phase, refill) {
-                (STOP, _) if sent.is_empty() => return Ok(()),
-                (STOP, _) => 0,
-                (_, Refill::Burst) if sent.is_empty() => depth,
-                (_, Refill::Burst) => 0,
-                (_, Refill::Each) => fed.messages as usize,
-            };
-            if refill > 0 {
-                stream.write_all(&batch[..refill * frame_len]).await.map_err(|e| e.to_string())?;
-                let now = Instant::now();
-                sent.extend(std::iter::repeat_n(now, refill));
+                state.on_bytes(&buf[..n], Instant::now())?;
             }
         }
+        Ok(())
     }
     .await;
-    shared.merge(&mut samples);
+    state.shared.merge(&mut state.samples);
+    let mut outcome = Outcome { measured: state.measured, ..Outcome::default() };
     match result {
-        Ok(()) => match rawconn::close(&mut stream, &mut reader).await {
+        Ok(()) => match rawconn::close(&mut stream, &mut state.reader).await {
             Ok(Some(1000)) => outcome.clean_close = true,
             Ok(code) => outcome.error = Some(format!("close answered with {code:?}")),
             Err(e) => outcome.error = Some(format!("close: {e}")),
@@ -245,4 +277,38 @@ async fn drive(
         Err(e) => outcome.error = Some(e),
     }
     outcome
+}
+
+/// Writes `data` and keeps reading meanwhile, so that a burst larger than the socket
+/// buffers cannot leave both ends blocked writing to each other.
+async fn write_reading(
+    stream: &TcpStream,
+    mut data: &[u8],
+    buf: &mut [u8],
+    state: &mut Loop,
+) -> Result<(), String> {
+    let would_block = |e: &std::io::Error| e.kind() == std::io::ErrorKind::WouldBlock;
+    while !data.is_empty() {
+        tokio::select! {
+            biased;
+            ready = stream.writable() => {
+                ready.map_err(|e| e.to_string())?;
+                match stream.try_write(data) {
+                    Ok(n) => data = &data[n..],
+                    Err(e) if would_block(&e) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            ready = stream.readable() => {
+                ready.map_err(|e| e.to_string())?;
+                match stream.try_read(buf) {
+                    Ok(0) => return Err("server closed the TCP connection".to_owned()),
+                    Ok(n) => state.on_bytes(&buf[..n], Instant::now())?,
+                    Err(e) if would_block(&e) => {}
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+        }
+    }
+    Ok(())
 }

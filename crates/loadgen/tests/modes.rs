@@ -87,6 +87,8 @@ fn echo_modes_count_and_close_cleanly() {
         &["-c", "4", "-d", "8", "--refill", "burst", "--text"],
         &["-c", "3", "-d", "4", "--refill", "each", "-b", "300"],
         &["-c", "2", "-b", "70000"],
+        // 4 MiB bursts: more than the socket buffers hold, so writing must not stop reading.
+        &["-c", "1", "-d", "64", "-b", "65536"],
         &["-c", "2", "-d", "2", "--extensions", "permessage-deflate"],
     ] {
         let mut args = vec!["echo", "--url", &url, "--server-pid", &pid];
