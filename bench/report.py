@@ -149,40 +149,40 @@ def python_section(results):
 
 
 def chart(results, servers, path):
-    """Horizontal bars of messages per server CPU-second, one group per server."""
-    series = [(c, t) for c, t in [("small", "100 × 20 B, depth 1"),
-                                  ("pipelined", "100 × 20 B, depth 16")] if c in results]
+    """Messages per server CPU-second by server: one panel per small-message case, each
+    with its own linear scale (depth 16 reaches ten times depth 1)."""
+    series = [(c, t) for c, t in [("small", "100 connections × 20 B, depth 1"),
+                                  ("pipelined", "100 connections × 20 B, depth 16")]
+              if c in results]
     if not series:
         return False
+    colours = {"small": "#3b6ea5", "pipelined": "#e08a2e"}
+    left, width, bar = 250, 440, 18
     names = list(next(iter(results.values())))
-    values = {(c, n): median(get(r, "msgs_per_server_cpu_sec") for r in results[c].get(n, []))
-              for c, _ in series for n in names}
-    top = max([v for v in values.values() if v] + [1])
-    colours = ["#3b6ea5", "#e08a2e"]
-    left, width, bar, gap = 250, 460, 16, 14
-    height = 60 + len(names) * (len(series) * bar + gap) + 30
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 120}" '
+    height = 40 + len(series) * (30 + len(names) * bar + 20)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 110}" '
            f'height="{height}" font-family="sans-serif" font-size="12">',
-           f'<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="10" y="20" font-size="14" font-weight="bold">Messages per server '
-           f'CPU-second (median; higher is better)</text>']
-    for i, (_, title) in enumerate(series):
-        out.append(f'<rect x="{10 + i * 200}" y="32" width="12" height="12" '
-                   f'fill="{colours[i]}"/><text x="{26 + i * 200}" y="42">'
-                   f'{html.escape(title)}</text>')
-    y = 60
-    for n in names:
-        out.append(f'<text x="{left - 8}" y="{y + len(series) * bar / 2 + 4}" '
-                   f'text-anchor="end">{html.escape(servers[n][0].split(" (")[0])}</text>')
-        for i, (c, _) in enumerate(series):
-            v = values[(c, n)]
+           '<rect width="100%" height="100%" fill="white"/>',
+           '<text x="10" y="22" font-size="14" font-weight="bold">Messages per server '
+           'CPU-second, median (higher is better)</text>']
+    y = 40
+    for case, title in series:
+        values = {n: median(get(r, "msgs_per_server_cpu_sec") for r in results[case].get(n, []))
+                  for n in names}
+        top = max([v for v in values.values() if v] + [1])
+        out.append(f'<text x="10" y="{y + 16}" font-weight="bold">{html.escape(title)}</text>')
+        y += 30
+        for n in names:
+            v = values[n]
             w = 0 if not v else max(1, width * v / top)
-            out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar - 2}" '
-                       f'fill="{colours[i]}"/>')
-            out.append(f'<text x="{left + w + 4:.1f}" y="{y + bar - 5}">'
-                       f'{"–" if not v else f"{v:,.0f}"}</text>')
+            label = html.escape(servers[n][0].split(" (")[0])
+            out.append(f'<text x="{left - 8}" y="{y + bar - 6}" text-anchor="end">{label}</text>')
+            out.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar - 4}" '
+                       f'fill="{colours[case]}"/>')
+            out.append(f'<text x="{left + w + 4:.1f}" y="{y + bar - 6}">'
+                       f'{"failed" if not v else f"{v:,.0f}"}</text>')
             y += bar
-        y += gap
+        y += 20
     out.append("</svg>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out) + "\n")
