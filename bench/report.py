@@ -261,7 +261,8 @@ def write(args, results, servers, cases, root, started):
                 if "server_command" in r:
                     seen.setdefault(name, relative(r["server_command"], root))
     md += [f"- {name}: `{cmd}`" for name, cmd in seen.items()]
-    md += ["", "Load generator, per case (URL and pid filled in per server):", ""]
+    md += ["", "Load generator, per case (the server's address and pid filled in; the path is "
+           "`/echo` for wshd-python and pywebsocket3, `/` for the others):", ""]
     for case, runs_by_server in results.items():
         cmd = next((r["client_command"] for runs in runs_by_server.values() for r in runs
                     if "client_command" in r), None)

@@ -138,6 +138,8 @@ class Running:
         label, build_cmd, path, prints = server_table()[name]
         port = 0 if prints else free_port()
         self.cmd = ["taskset", "-c", str(cpu)] + [str(c) for c in build_cmd(port)]
+        # As reported: the free port picked for servers that cannot take port 0 is PORT.
+        self.shown = " ".join("PORT" if port and c == str(port) else c for c in self.cmd)
         self.log = Path(logdir) / f"{name}.log"
         out = open(self.log, "w")
         self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=subprocess.STDOUT,
@@ -201,7 +203,7 @@ def run_one(case, name, args, tmp):
     result = json.loads(out.read_text()) if out.exists() else {"failed": done.stderr.strip()}
     result["exit_code"] = done.returncode
     result["loadavg"] = load
-    result["server_command"] = " ".join(server.cmd)
+    result["server_command"] = server.shown
     generic = ["ws://127.0.0.1:PORT/" + server.url.split("/", 3)[3] if c == server.url
                else "PID" if c == str(server.pid) else "OUT.json" if c == out
                else str(c) for c in cmd]
