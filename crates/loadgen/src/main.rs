@@ -1,9 +1,10 @@
 //! `wshd-load`: the command line of the wshd load generator (idle memory, closed-loop echo,
-//! decompression bomb).
+//! open-loop echo, handshake rate, decompression bomb).
 //!
 //! This file only parses arguments, builds the tokio runtime and hands over to a mode;
-//! the measuring lives in `idle` and `echo`, the /proc readings in `procstat`, the output
-//! in `report`. It is a client for benchmarking servers, not a test suite or a server.
+//! the measuring lives in `idle`, `echo`, `rate` and `handshakes`, the /proc readings in
+//! `procstat` and `usage`, the output in `report` and `load_report`. It is a client for
+//! benchmarking servers, not a test suite or a server.
 //!
 //! One process can hold at most as many connections as its open-file limit allows
 //! (20,000 on the project's VMs, not raisable), so keep `--connections` at or below about
@@ -13,14 +14,22 @@
 mod bomb;
 mod connect;
 mod echo;
+mod echo_ws;
+mod frames;
+mod handshakes;
 mod idle;
+mod load_report;
+mod pacer;
 mod procstat;
+mod rate;
+mod rawconn;
 mod report;
+mod usage;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
 #[command(name = "wshd-load", about = "WebSocket load generator for wshd", version)]
@@ -37,6 +46,11 @@ enum Mode {
     /// Closed-loop echo: C connections each keep D messages of B bytes in flight; reports
     /// msgs/s, round-trip percentiles and msgs per server CPU-second.
     Echo(EchoArgs),
+    /// Open-loop echo at a fixed offered rate; latency is measured from each message's
+    /// scheduled send time (free of coordinated omission).
+    Rate(RateArgs),
+    /// Connection set-up rate: connect, opening handshake, close, over and over.
+    Handshakes(HandshakeArgs),
     /// Sends a decompression bomb under permessage-deflate (as one message, then in
     /// fragments) and reports the server's close code, time to close, and peak RSS growth.
     Bomb(BombArgs),
@@ -105,26 +119,109 @@ struct IdleArgs {
     hold_secs: f64,
 }
 
+/// How `echo` keeps D messages in flight.
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum Refill {
+    /// Write D frames in one write, wait for all D echoes, repeat (pipelining).
+    Burst,
+    /// Write one replacement per echo (those answered by one read leave in one write).
+    Each,
+}
+
+impl Refill {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Refill::Burst => "burst",
+            Refill::Each => "each",
+        }
+    }
+}
+
 /// Options of `wshd-load echo`.
 #[derive(Args, Debug)]
 struct EchoArgs {
     #[command(flatten)]
     common: Common,
-    /// Payload bytes per message (binary).
+    /// Payload bytes per message (binary unless --text).
     #[arg(short = 'b', long, default_value_t = 20)]
     size: usize,
-    /// Messages kept in flight per connection (the first D are written together).
+    /// Send text messages (printable ASCII) instead of binary ones.
+    #[arg(long)]
+    text: bool,
+    /// Messages kept in flight per connection.
     #[arg(short = 'd', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     depth: u32,
+    /// How the D messages are refilled (`each` always with --extensions).
+    #[arg(long, value_enum, default_value_t = Refill::Burst)]
+    refill: Refill,
     /// Length of the measured window, seconds.
     #[arg(short = 't', long, default_value_t = 5.0)]
     duration_secs: f64,
     /// Seconds of load before the window starts (not counted).
     #[arg(long, default_value_t = 1.0)]
     warmup_secs: f64,
-    /// Pid of the server, to report its CPU time and msgs per server CPU-second.
+    /// Pid of the server, to report its CPU time, RSS and msgs per server CPU-second.
     #[arg(long)]
     server_pid: Option<u32>,
+}
+
+/// Options of `wshd-load rate`.
+#[derive(Args, Debug)]
+struct RateArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Offered load, messages per second over all connections together.
+    #[arg(short = 'r', long)]
+    rate: f64,
+    /// Payload bytes per message (binary unless --text).
+    #[arg(short = 'b', long, default_value_t = 20)]
+    size: usize,
+    /// Send text messages (printable ASCII) instead of binary ones.
+    #[arg(long)]
+    text: bool,
+    /// Length of the measured window, seconds.
+    #[arg(short = 't', long, default_value_t = 5.0)]
+    duration_secs: f64,
+    /// Seconds of load before the window starts (not counted).
+    #[arg(long, default_value_t = 1.0)]
+    warmup_secs: f64,
+    /// Pid of the server, to report its CPU time, RSS and msgs per server CPU-second.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Abort when this many MiB wait unsent on one connection (the server fell behind).
+    #[arg(long, default_value_t = 64)]
+    max_backlog_mib: usize,
+}
+
+/// Options of `wshd-load handshakes`.
+#[derive(Args, Debug)]
+struct HandshakeArgs {
+    /// Server URL, `ws://host:port/path`.
+    #[arg(long)]
+    url: String,
+    /// Cycles (connect, handshake, close) in flight at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Bind connections round-robin to 127.0.0.1..=127.0.0.K (0: let the OS choose), so
+    /// that sockets in TIME_WAIT do not exhaust one address's ephemeral ports.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(0..=254))]
+    sources: u8,
+    /// Length of the measured window, seconds.
+    #[arg(short = 't', long, default_value_t = 5.0)]
+    duration_secs: f64,
+    /// Seconds of cycles before the window starts (not counted).
+    #[arg(long, default_value_t = 1.0)]
+    warmup_secs: f64,
+    /// Pid of the server, to report its CPU time and handshakes per server CPU-second.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Tokio worker threads of the generator.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -132,6 +229,8 @@ fn main() -> ExitCode {
     let threads = match &cli.mode {
         Mode::Idle(a) => a.common.threads,
         Mode::Echo(a) => a.common.threads,
+        Mode::Rate(a) => a.common.threads,
+        Mode::Handshakes(a) => a.threads,
         Mode::Bomb(_) => 1,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -149,6 +248,8 @@ fn main() -> ExitCode {
         match &cli.mode {
             Mode::Idle(args) => idle::run(args).await,
             Mode::Echo(args) => echo::run(args).await,
+            Mode::Rate(args) => rate::run(args).await,
+            Mode::Handshakes(args) => handshakes::run(args).await,
             Mode::Bomb(args) => bomb::run(args).await,
         }
     });

@@ -1,11 +1,14 @@
-//! Results of a run: one human-readable line on stdout and, on request, a JSON file.
+//! Results of a run: one human-readable line on stdout and, on request, a JSON file;
+//! the idle report and the latency percentiles every mode shares.
 //!
-//! Plain data plus formatting. It measures nothing; `idle` and `echo` fill these in.
+//! Plain data plus formatting. It measures nothing; the modes fill these in (the echo
+//! and open-loop report is in `load_report`, the handshake report in `handshakes`).
 
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
 
+use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 use crate::procstat::Memory;
@@ -147,7 +150,7 @@ impl IdleReport {
     }
 }
 
-/// Round-trip latency percentiles, microseconds.
+/// Latency percentiles, microseconds.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Latency {
     /// Number of samples.
@@ -166,119 +169,34 @@ pub struct Latency {
     pub max: f64,
 }
 
-/// The outcome of `wshd-load echo`.
-#[derive(Debug)]
-pub struct EchoReport {
-    /// The URL connected to.
-    pub url: String,
-    /// Connections asked for.
-    pub requested: usize,
-    /// Connections opened.
-    pub opened: usize,
-    /// Message size in bytes.
-    pub size: usize,
-    /// Messages kept in flight per connection.
-    pub depth: usize,
-    /// Runtime worker threads of the generator.
-    pub threads: usize,
-    /// Warm-up before the window, seconds.
-    pub warmup_secs: f64,
-    /// The measured window, seconds.
-    pub window_secs: f64,
-    /// Echoes received in the window.
-    pub messages: u64,
-    /// Round-trip latency of those echoes.
-    pub latency: Latency,
-    /// The server's pid and CPU seconds (utime + stime) in the window, if given.
-    pub server: Option<(u32, f64)>,
-    /// This process's CPU seconds in the window.
-    pub client_cpu_secs: f64,
-    /// Clock ticks per second used to convert /proc CPU times.
-    pub clk_tck: u64,
-    /// Failure messages (connect, send/receive, close) with counts.
-    pub errors: BTreeMap<String, usize>,
-    /// Connections that completed the closing handshake with the server's close 1000.
-    pub clean_closes: usize,
-}
-
-impl EchoReport {
-    fn msgs_per_sec(&self) -> f64 {
-        self.messages as f64 / self.window_secs.max(1e-9)
+impl Latency {
+    /// The percentiles of a histogram of nanoseconds.
+    pub fn from_nanos(h: &Histogram<u64>) -> Latency {
+        let us = |ns: u64| ns as f64 / 1000.0;
+        Latency {
+            samples: h.len(),
+            mean: h.mean() / 1000.0,
+            p50: us(h.value_at_quantile(0.50)),
+            p90: us(h.value_at_quantile(0.90)),
+            p99: us(h.value_at_quantile(0.99)),
+            p99_9: us(h.value_at_quantile(0.999)),
+            max: us(h.max()),
+        }
     }
 
-    fn msgs_per_server_cpu(&self) -> Option<f64> {
-        self.server.map(|(_, cpu)| self.messages as f64 / cpu.max(1e-9))
-    }
-
-    /// Whether the generator, not the server, probably set the pace: it used more than
-    /// 90 % of its threads' CPU.
-    fn client_bound(&self) -> bool {
-        self.client_cpu_secs > 0.9 * self.window_secs * self.threads as f64
-    }
-
-    /// The one-line summary.
+    /// `p50=… p90=… p99=… p99.9=… max=…` in microseconds.
     pub fn line(&self) -> String {
-        let l = &self.latency;
-        let server = match (self.server, self.msgs_per_server_cpu()) {
-            (Some((_, cpu)), Some(per_cpu)) => format!(
-                " | server {cpu:.2} CPU-s ({:.0} %), {per_cpu:.0} msgs/server-CPU-s",
-                100.0 * cpu / self.window_secs.max(1e-9)
-            ),
-            _ => String::new(),
-        };
         format!(
-            "echo conns={}/{} size={} depth={} window={:.2}s | {:.0} msgs/s, {:.2} MB/s one-way | \
-             rtt µs p50={:.1} p90={:.1} p99={:.1} p99.9={:.1} max={:.1}{server} | client {:.2} CPU-s{}{}",
-            self.opened,
-            self.requested,
-            self.size,
-            self.depth,
-            self.window_secs,
-            self.msgs_per_sec(),
-            self.msgs_per_sec() * self.size as f64 / 1e6,
-            l.p50,
-            l.p90,
-            l.p99,
-            l.p99_9,
-            l.max,
-            self.client_cpu_secs,
-            if self.client_bound() { " (CLIENT-BOUND)" } else { "" },
-            if self.errors.is_empty() {
-                String::new()
-            } else {
-                format!(" | {} errors", self.errors.values().sum::<usize>())
-            },
+            "p50={:.1} p90={:.1} p99={:.1} p99.9={:.1} max={:.1}",
+            self.p50, self.p90, self.p99, self.p99_9, self.max
         )
     }
 
-    /// The JSON document.
+    /// The JSON object.
     pub fn json(&self) -> Value {
-        let l = &self.latency;
         json!({
-            "mode": "echo",
-            "url": self.url,
-            "connections_requested": self.requested,
-            "connections_opened": self.opened,
-            "size": self.size,
-            "depth": self.depth,
-            "threads": self.threads,
-            "warmup_secs": self.warmup_secs,
-            "window_secs": self.window_secs,
-            "messages": self.messages,
-            "msgs_per_sec": self.msgs_per_sec(),
-            "payload_mb_per_sec_one_way": self.msgs_per_sec() * self.size as f64 / 1e6,
-            "latency_us": {
-                "samples": l.samples, "mean": l.mean, "p50": l.p50, "p90": l.p90,
-                "p99": l.p99, "p99_9": l.p99_9, "max": l.max,
-            },
-            "server_pid": self.server.map(|(pid, _)| pid),
-            "server_cpu_secs": self.server.map(|(_, cpu)| cpu),
-            "msgs_per_server_cpu_sec": self.msgs_per_server_cpu(),
-            "client_cpu_secs": self.client_cpu_secs,
-            "client_bound": self.client_bound(),
-            "clk_tck": self.clk_tck,
-            "errors": self.errors,
-            "clean_closes": self.clean_closes,
+            "samples": self.samples, "mean": self.mean, "p50": self.p50, "p90": self.p90,
+            "p99": self.p99, "p99_9": self.p99_9, "max": self.max,
         })
     }
 }
