@@ -37,6 +37,9 @@ pub struct Config {
     pub write_high_water: usize,
     /// The listen backlog (default 1024).
     pub backlog: u32,
+    /// Set `SO_REUSEPORT` on the listening socket, so that several processes can listen
+    /// on one port and the kernel spreads connections over them (default: off).
+    pub reuse_port: bool,
     /// On shutdown (see [`crate::Shutdown`]): how long the server waits for open
     /// WebSockets to finish their closing handshakes after sending them 1001 (default 5 s).
     pub shutdown_timeout: Duration,
@@ -77,6 +80,7 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(20),
             write_high_water: 64 * 1024,
             backlog: 1024,
+            reuse_port: false,
             shutdown_timeout: Duration::from_secs(5),
             validation_host: None,
             validation_port: None,

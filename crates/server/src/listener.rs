@@ -49,6 +49,9 @@ impl Server {
         let http = crate::http::Site::new(&config.http)?;
         let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         socket.set_reuseaddr(true)?;
+        if config.reuse_port {
+            socket.set_reuseport(true)?;
+        }
         socket.bind(addr)?;
         let listener = socket.listen(config.backlog)?;
         let shared = Arc::new(Shared { router, config, http, shutdown: Shutdown::new() });

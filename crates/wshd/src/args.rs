@@ -158,6 +158,16 @@ pub struct Args {
     #[arg(long = "shutdown-timeout", visible_alias = "shutdown_timeout", default_value_t = 5.0,
           value_parser = parse_seconds)]
     pub shutdown_timeout: f64,
+    /// Server processes sharing the port (SO_REUSEPORT), each with its own Python
+    /// interpreter: Python handlers then use every core, and the connections of all of
+    /// them together may exceed one process's file-descriptor limit.
+    #[arg(long = "processes", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub processes: u16,
+    /// Set SO_REUSEPORT on the listening sockets, so several wshd processes can listen on
+    /// one port (`--processes` does this for its own processes).
+    #[arg(long = "reuse-port", visible_alias = "reuse_port")]
+    pub reuse_port: bool,
     /// Obsolete (pywebsocket: draft-75 handshake); accepted and ignored with a warning.
     #[arg(long = "allow-draft75", visible_alias = "allow_draft75", hide = true)]
     pub allow_draft75: bool,

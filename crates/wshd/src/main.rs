@@ -9,6 +9,7 @@
 mod args;
 mod config_file;
 mod logging;
+mod processes;
 mod tls_options;
 
 use std::ffi::OsString;
@@ -58,6 +59,9 @@ fn parse_args(argv: Vec<OsString>) -> Args {
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    processes::watch_parent()?;
+    // Worker processes start where this one did, where the command line's paths point.
+    let start_dir = std::env::current_dir()?;
     // pywebsocket changes to the document root first; every later relative path
     // (-w, -s, -m, -k, -c, --tls-client-ca) resolves against it.
     std::env::set_current_dir(&args.document_root).map_err(|e| {
@@ -86,11 +90,12 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         tls,
         http: http_config(args)?,
         backlog: args.queue,
+        reuse_port: args.reuse_port || args.processes > 1,
         shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout),
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(serve(args, router, config));
+    let result = runtime.block_on(serve(args, router, config, &start_dir));
     // Handler threads still running (stuck handlers) do not hold up the exit.
     runtime.shutdown_background();
     result
@@ -102,6 +107,7 @@ async fn serve(
     args: &Args,
     router: Router,
     config: Config,
+    start_dir: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = Shutdown::new();
     // Installed before anything is bound, so a signal right after "listening on" counts.
@@ -135,9 +141,24 @@ async fn serve(
         )
         .into());
     }
+    // --processes: the others share the port; a shutdown here is passed on to them.
+    let workers = match args.processes {
+        1 => None,
+        n => {
+            let workers = processes::Workers::start(usize::from(n) - 1, port, start_dir)?;
+            let (trigger, patience) = (shutdown.clone(), config.shutdown_timeout);
+            Some(tokio::spawn(async move {
+                trigger.triggered().await;
+                workers.stop(patience + Duration::from_secs(2)).await;
+            }))
+        }
+    };
     let tasks: Vec<_> = servers.into_iter().map(|s| tokio::spawn(s.run())).collect();
     for task in tasks {
         task.await??;
+    }
+    if let Some(workers) = workers {
+        let _ = workers.await;
     }
     tracing::info!("shut down");
     Ok(())

@@ -387,3 +387,44 @@ fn sigint_reaches_a_python_handler_that_is_not_receiving() {
     // The handler never returns: wshd exits after the shutdown timeout, still with 0.
     assert_eq!(w.wait_exit().code(), Some(0), "stderr: {}", w.stderr());
 }
+
+#[test]
+fn processes_share_the_port_and_stop_together() {
+    let root = Dir::new("processes");
+    root.write(
+        "pid_wsh.py",
+        "import os\n\
+         def web_socket_do_extra_handshake(request):\n    pass\n\
+         def web_socket_transfer_data(request):\n    \
+             request.ws_stream.send_message(str(os.getpid()))\n    \
+             request.ws_stream.receive_message()\n",
+    );
+    let mut w = Wshd::start(
+        wshd().args(["-H", "127.0.0.1", "-p", "0", "--processes", "3", "-w"]).arg(&root.0),
+    );
+    // The kernel spreads connections over the processes by their addresses: 40 are
+    // enough to reach more than one (each has its own pid and Python interpreter).
+    let mut pids = std::collections::BTreeSet::new();
+    let mut open = Vec::new();
+    for _ in 0..40 {
+        let (status, mut c) = Client::open(w.addr, "/pid");
+        assert_eq!(status, 101);
+        let (_, pid) = c.frame();
+        pids.insert(String::from_utf8(pid).unwrap().parse::<u32>().unwrap());
+        open.push(c);
+    }
+    assert!(pids.len() >= 2, "all 40 connections went to {pids:?}");
+    assert!(pids.contains(&w.child.id()), "the first process serves too: {pids:?}");
+    // SIGTERM to the first process: every connection, in every process, gets 1001.
+    w.signal("TERM");
+    for c in &mut open {
+        let (first, payload) = c.frame();
+        assert_eq!((first, &payload[..2]), (0x88, &[0x03, 0xe9][..]));
+        c.send(0x88, &payload[..2]);
+    }
+    assert_eq!(w.wait_exit().code(), Some(0), "stderr: {}", w.stderr());
+    for pid in pids {
+        let gone = wait_for(|| (!Path::new(&format!("/proc/{pid}")).exists()).then_some(()));
+        assert!(gone.is_some(), "process {pid} still runs after the first one exited");
+    }
+}

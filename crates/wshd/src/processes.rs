@@ -1,0 +1,84 @@
+//! `--processes N`: N server processes sharing one port through `SO_REUSEPORT`, so Python
+//! handlers (one interpreter per process) use every core, and one machine holds more
+//! connections than one process's file-descriptor limit allows.
+//!
+//! The first process binds (learning the port when `-p 0`), then starts N-1 copies of
+//! itself with the same command line plus `--processes 1 --reuse-port -p PORT`, from the
+//! directory it was started in. The kernel spreads new connections over the processes.
+//! On SIGTERM/SIGINT the first process shuts down and passes SIGTERM on to the others,
+//! which close their connections with 1001 themselves; a worker whose parent dies gets
+//! SIGTERM from the kernel. This module only starts and stops processes.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use rustix::process::{Pid, Signal};
+
+/// Set in the environment of worker processes.
+const WORKER_ENV: &str = "WSHD_WORKER";
+
+/// The worker processes of a `--processes N` server.
+pub(crate) struct Workers {
+    children: Vec<tokio::process::Child>,
+}
+
+/// In a worker: ask the kernel for SIGTERM when the parent dies, so no worker outlives
+/// it (and none is left if it died before this ran).
+pub(crate) fn watch_parent() -> std::io::Result<()> {
+    if std::env::var_os(WORKER_ENV).is_none() {
+        return Ok(());
+    }
+    rustix::process::set_parent_process_death_signal(Some(Signal::TERM))?;
+    let parent = std::env::var(WORKER_ENV).ok().and_then(|p| p.parse::<i32>().ok());
+    if rustix::process::getppid().map(Pid::as_raw_nonzero).map(|p| p.get()) != parent {
+        return Err(std::io::Error::other("the parent process is gone"));
+    }
+    Ok(())
+}
+
+impl Workers {
+    /// Starts `count` workers listening on `port`, from `start_dir` (where the command
+    /// line's relative paths were meant).
+    pub(crate) fn start(count: usize, port: u16, start_dir: &Path) -> std::io::Result<Workers> {
+        let exe = std::env::current_exe()?;
+        let argv: Vec<_> = std::env::args_os().skip(1).collect();
+        let mut children = Vec::with_capacity(count);
+        for _ in 0..count {
+            let child = tokio::process::Command::new(&exe)
+                .args(&argv)
+                .args(["--processes", "1", "--reuse-port", "--port", &port.to_string()])
+                .current_dir(start_dir)
+                .env(WORKER_ENV, std::process::id().to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()?;
+            children.push(child);
+        }
+        tracing::info!("started {count} worker processes on port {port}");
+        Ok(Workers { children })
+    }
+
+    /// Passes SIGTERM on and waits for every worker; one still running after `patience`
+    /// is killed.
+    pub(crate) async fn stop(mut self, patience: Duration) {
+        for child in &self.children {
+            if let Some(pid) = child.id().and_then(|id| Pid::from_raw(id as i32)) {
+                let _ = rustix::process::kill_process(pid, Signal::TERM);
+            }
+        }
+        for child in &mut self.children {
+            match tokio::time::timeout(patience, child.wait()).await {
+                Ok(Ok(status)) if !status.success() => {
+                    tracing::warn!("worker process {:?} ended with {status}", child.id());
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    tracing::warn!("worker process {:?} did not stop; killing it", child.id());
+                    let _ = child.kill().await;
+                }
+            }
+        }
+    }
+}
