@@ -127,6 +127,20 @@ struct Outgoing {
     buf: Vec<u8>,
 }
 
+/// The header of a frame from [`Connection::send_data_unbuffered`].
+#[derive(Debug, Clone, Copy)]
+pub struct FrameHead {
+    bytes: [u8; crate::frame::MAX_HEADER_LEN],
+    len: usize,
+}
+
+impl FrameHead {
+    /// The encoded header.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 /// A WebSocket connection in the open or closing phase. See the module docs.
 pub struct Connection {
     role: Role,
@@ -401,6 +415,43 @@ impl Connection {
         }
         self.sending = if fin { None } else { Some((kind, compress)) };
         Ok(())
+    }
+
+    /// Starts a data frame whose payload the caller writes itself, straight from its own
+    /// buffer: returns the frame header to write first, immediately followed by exactly
+    /// `len` payload bytes, before anything else is sent. This saves copying a large
+    /// payload into [`Connection::data_to_send`].
+    ///
+    /// Returns `Ok(None)`, changing nothing, when the core must see the payload: on the
+    /// client side (it masks), when the message is compressed, or when bytes are still
+    /// queued (they must go first). Then use [`Connection::send_data`]. Errors as
+    /// `send_data`.
+    pub fn send_data_unbuffered(
+        &mut self,
+        kind: MessageKind,
+        len: usize,
+        fin: bool,
+    ) -> Result<Option<FrameHead>, UsageError> {
+        if !self.can_send() {
+            return Err(UsageError::AlreadyClosed);
+        }
+        let opcode = match self.sending {
+            Some((open, _)) if open != kind => return Err(UsageError::FragmentKindMismatch),
+            Some((_, true)) => return Ok(None),
+            Some((_, false)) => OpCode::Continuation,
+            None if self.deflate.as_ref().is_some_and(|d| d.enabled) => return Ok(None),
+            None if kind == MessageKind::Text => OpCode::Text,
+            None => OpCode::Binary,
+        };
+        if self.masks.is_some() || !self.data_to_send().is_empty() {
+            return Ok(None);
+        }
+        let header =
+            FrameHeader { fin, rsv: 0, opcode: opcode as u8, mask: None, payload_len: len as u64 };
+        let mut head = FrameHead { bytes: [0; crate::frame::MAX_HEADER_LEN], len: 0 };
+        head.len = header.encode_into(&mut head.bytes);
+        self.sending = if fin { None } else { Some((kind, false)) };
+        Ok(Some(head))
     }
 
     /// Sends a whole text message.

@@ -22,6 +22,6 @@ pub mod utf8;
 
 pub use close::CloseCode;
 pub use config::{HandshakeLimits, Limits};
-pub use connection::{Connection, Ending, Event, MaskSource, MessageKind, Role, State};
+pub use connection::{Connection, Ending, Event, FrameHead, MaskSource, MessageKind, Role, State};
 pub use error::{ProtocolError, UsageError};
 pub use frame::OpCode;

@@ -35,5 +35,5 @@ pub use router::Router;
 /// The TLS library, for [`tls::TlsConfig::from_rustls`] and certificate types.
 pub use rustls;
 pub use shutdown::Shutdown;
-pub use websocket::{Detached, Frame, HandlerState, Message, WebSocket};
+pub use websocket::{DIRECT_SEND_MIN, Detached, Frame, HandlerState, Message, WebSocket};
 pub use wshd_proto::{Limits, MessageKind};

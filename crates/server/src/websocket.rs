@@ -26,6 +26,10 @@ use crate::handler::DynHandler;
 use crate::shutdown::{Registration, Shutdown};
 use crate::transport::{Transport, linger_close};
 
+/// Payloads from this size on are written behind their frame header without being copied
+/// into the send queue (when uncompressed, on the server side).
+pub const DIRECT_SEND_MIN: usize = 16 * 1024;
+
 /// Bytes read from the socket per call; the buffer is shared by all connections of a thread.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -517,21 +521,70 @@ impl WebSocket {
     // ---- sending ---------------------------------------------------------------------
 
     /// Sends a whole message and writes it out.
+    ///
+    /// A payload of [`DIRECT_SEND_MIN`] bytes or more that needs no compression is
+    /// written straight from `message` behind its frame header, without a copy. Dropping
+    /// such a send part-way leaves a partial frame on the wire: the connection then
+    /// refuses every later call ([`Error::Closed`]) and is dropped without a close frame.
     pub async fn send(&mut self, message: &Message) -> Result<(), Error> {
-        self.queue(message)?;
-        self.flush().await
+        match message {
+            Message::Text(t) => self.send_text(t).await,
+            Message::Binary(b) => self.send_binary(b).await,
+        }
     }
 
-    /// Sends a whole text message and writes it out.
+    /// Sends a whole text message and writes it out (see [`WebSocket::send`]).
     pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
+        if self.send_direct(MessageKind::Text, text.as_bytes(), true).await? {
+            return Ok(());
+        }
         self.conn.send_text(text)?;
         self.flush().await
     }
 
-    /// Sends a whole binary message and writes it out.
+    /// Sends a whole binary message and writes it out (see [`WebSocket::send`]).
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
+        if self.send_direct(MessageKind::Binary, data, true).await? {
+            return Ok(());
+        }
         self.conn.send_binary(data)?;
         self.flush().await
+    }
+
+    /// Writes a large payload behind its frame header without copying it, when the core
+    /// allows (see `Connection::send_data_unbuffered`); `false` when the caller must
+    /// queue it as usual.
+    async fn send_direct(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        fin: bool,
+    ) -> Result<bool, Error> {
+        if data.len() < DIRECT_SEND_MIN || self.finished {
+            return Ok(false);
+        }
+        // Queued bytes go first (and a pending shutdown's close, which ends sending).
+        self.flush().await?;
+        let Some(head) = self.conn.send_data_unbuffered(kind, data.len(), fin)? else {
+            return Ok(false);
+        };
+        // Until the whole frame is out the connection counts as finished: if this future
+        // is dropped part-way, nothing else may follow a partial frame.
+        self.finished = true;
+        let (mut head, mut body) = (head.as_bytes(), data);
+        while !head.is_empty() || !body.is_empty() {
+            let slices = [std::io::IoSlice::new(head), std::io::IoSlice::new(body)];
+            let n = self.io.write_vectored(&slices).await?;
+            if n == 0 {
+                return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
+            }
+            let from_head = n.min(head.len());
+            head = &head[from_head..];
+            body = &body[n - from_head..];
+        }
+        self.io.flush().await?;
+        self.finished = false;
+        Ok(true)
     }
 
     /// Sends one fragment of a message (§5.4); `fin` ends the message.
@@ -541,6 +594,9 @@ impl WebSocket {
         data: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
+        if self.send_direct(kind, data, fin).await? {
+            return Ok(());
+        }
         self.conn.send_data(kind, data, fin)?;
         self.flush().await
     }
@@ -552,6 +608,14 @@ impl WebSocket {
     /// mark. An echo loop that feeds its replies therefore answers a burst of messages
     /// with one write.
     pub async fn feed(&mut self, message: &Message) -> Result<(), Error> {
+        let (kind, data) = match message {
+            Message::Text(t) => (MessageKind::Text, t.as_bytes()),
+            Message::Binary(b) => (MessageKind::Binary, b.as_slice()),
+        };
+        // A payload this large would be written at once anyway: skip the copy.
+        if self.send_direct(kind, data, true).await? {
+            return Ok(());
+        }
         self.queue(message)?;
         if self.conn.data_to_send().len() >= self.timing.write_high_water {
             self.flush().await?;

@@ -452,3 +452,36 @@ fn idle_connection_releases_its_buffers() {
     c.release_idle_buffers();
     assert_eq!(c.data_to_send().len(), 92);
 }
+
+#[test]
+fn unbuffered_sends_give_the_header_the_queued_frame_would_have() {
+    let payload = vec![7u8; 70_000];
+    let mut queued = server();
+    queued.send_data(MessageKind::Binary, &payload, false).unwrap();
+    queued.send_data(MessageKind::Binary, b"tail", true).unwrap();
+    let expected = take_output(&mut queued);
+
+    let mut direct = server();
+    let head = direct.send_data_unbuffered(MessageKind::Binary, payload.len(), false).unwrap();
+    let mut wire = head.expect("a server frame with nothing queued").as_bytes().to_vec();
+    wire.extend_from_slice(&payload);
+    // The fragment continues: the next frame is a continuation, as with send_data.
+    direct.send_data(MessageKind::Binary, b"tail", true).unwrap();
+    wire.extend(take_output(&mut direct));
+    assert_eq!(wire, expected);
+
+    // Not while bytes are queued (they go first), nor on the client side (it masks).
+    let mut busy = server();
+    busy.send_ping(b"p").unwrap();
+    assert!(busy.send_data_unbuffered(MessageKind::Text, 1, true).unwrap().is_none());
+    let mut client = Connection::client(Limits::default(), Box::new(super::support::FixedMask));
+    assert!(client.send_data_unbuffered(MessageKind::Text, 1, true).unwrap().is_none());
+    // A kind that does not continue the open message is refused, as with send_data.
+    let mut open = server();
+    open.send_data(MessageKind::Text, b"a", false).unwrap();
+    let _ = take_output(&mut open);
+    assert_eq!(
+        open.send_data_unbuffered(MessageKind::Binary, 1, true).unwrap_err(),
+        UsageError::FragmentKindMismatch
+    );
+}
