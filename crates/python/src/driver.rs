@@ -137,6 +137,30 @@ impl Inner {
         }
     }
 
+    /// Writes a frame header and its payload, from two buffers.
+    fn write_frame(&mut self, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+        let Inner { out, tls, .. } = self;
+        if let Some(tls) = tls {
+            tls.writer().write_all(head)?;
+            tls.writer().write_all(body)?;
+            return write_records(tls, out);
+        }
+        let (mut head, mut body) = (head, body);
+        while !head.is_empty() || !body.is_empty() {
+            let slices = [std::io::IoSlice::new(head), std::io::IoSlice::new(body)];
+            let n = match out.write_vectored(&slices) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let from_head = n.min(head.len());
+            head = &head[from_head..];
+            body = &body[n - from_head..];
+        }
+        Ok(())
+    }
+
     /// Writes `data` as it is, after everything queued.
     fn write_raw(&mut self, data: &[u8]) -> std::io::Result<()> {
         self.flush()?;
@@ -367,6 +391,16 @@ impl Driver {
     pub(crate) fn send(&self, data: &[u8], binary: bool, fin: bool) -> Result<(), Fault> {
         let kind = if binary { MessageKind::Binary } else { MessageKind::Text };
         let mut inner = lock(&self.state);
+        if data.len() >= wshd_server::DIRECT_SEND_MIN {
+            // A large payload goes out behind its header without a copy, when the core
+            // allows (nothing queued, no compression).
+            inner.flush().map_err(terminated)?;
+            if let Some(head) =
+                inner.conn.send_data_unbuffered(kind, data.len(), fin).map_err(usage)?
+            {
+                return inner.write_frame(head.as_bytes(), data).map_err(terminated);
+            }
+        }
         inner.conn.send_data(kind, data, fin).map_err(usage)?;
         inner.flush().map_err(terminated)
     }
