@@ -572,14 +572,21 @@ impl Connection {
     ///
     /// Call it before waiting for the peer; it keeps anything still unsent or unread.
     pub fn release_idle_buffers(&mut self) {
-        if self.data_to_send().is_empty() && self.out.capacity() > 0 {
+        self.release_idle_buffers_over(0);
+    }
+
+    /// [`Connection::release_idle_buffers`] for buffers larger than `keep` bytes only:
+    /// for callers that would rather reuse buffers between messages (a connection that
+    /// has a thread of its own anyway) but not keep one a rare large message grew.
+    pub fn release_idle_buffers_over(&mut self, keep: usize) {
+        if self.data_to_send().is_empty() && self.out.capacity() > keep {
             self.out = Vec::new();
             self.sent = 0;
         }
-        if self.events.is_empty() && self.events.capacity() > 0 {
+        if self.events.is_empty() && self.events.capacity() > keep.min(1) {
             self.events = VecDeque::new();
         }
-        if let Some(d) = self.deflate.as_mut().filter(|d| d.buf.capacity() > 0) {
+        if let Some(d) = self.deflate.as_mut().filter(|d| d.buf.capacity() > keep) {
             d.buf = Vec::new();
         }
     }

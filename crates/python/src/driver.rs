@@ -28,6 +28,9 @@ use wshd_server::rustls::ServerConnection;
 
 use crate::bridge::{Fault, Outcome, Received};
 
+/// Send buffers up to this size are kept between messages.
+const KEEP_BUFFERS: usize = 64 * 1024;
+
 /// Bytes read from the socket per call, into a buffer owned by the reading thread.
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -326,8 +329,11 @@ impl Driver {
                     self.finish_tcp();
                     return Err(fault);
                 }
+                // Buffers up to 64 KiB are kept between messages (the async server frees
+                // them on every wait): a Python connection already costs a thread, and
+                // freeing and reallocating per message costs more than it saves.
                 inner.flush().map_err(terminated)?;
-                inner.conn.release_idle_buffers();
+                inner.conn.release_idle_buffers_over(KEEP_BUFFERS);
                 inner.conn.poll_timeout()
             };
             input.fill(&self.state, deadline)?;
