@@ -31,11 +31,16 @@ use crate::bridge::{Fault, Outcome, Received};
 /// Send buffers up to this size are kept between messages.
 const KEEP_BUFFERS: usize = 64 * 1024;
 
-/// Bytes read from the socket per call, into a buffer owned by the reading thread.
+/// Most bytes read from the socket per call, into a buffer owned by the reading thread.
 const READ_CHUNK: usize = 64 * 1024;
 
+/// The reading thread's buffer starts this small and doubles (up to `READ_CHUNK`) each
+/// time a read fills it: a thread per connection should not cost 64 KiB for small
+/// messages.
+const FIRST_READ_CHUNK: usize = 4 * 1024;
+
 thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; FIRST_READ_CHUNK]);
 }
 
 /// One detached connection of a Python handler. See the module docs.
@@ -261,6 +266,9 @@ impl Input {
                 match self.stream.read(buf) {
                     Ok(n) => {
                         lock(state).receive(&buf[..n]).map_err(terminated)?;
+                        if n == buf.len() && n < READ_CHUNK {
+                            buf.resize(2 * n, 0);
+                        }
                         return Ok(Filled::Data);
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,

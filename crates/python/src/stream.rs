@@ -7,7 +7,8 @@
 //! handshake inside `receive_message` as pywebsocket does, and raises pywebsocket's
 //! exceptions. It does not frame or parse anything.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
@@ -18,19 +19,30 @@ use crate::driver::Driver;
 
 /// `request.ws_stream`.
 ///
-/// It has a `__dict__`: the frame-level helpers of `pywebsocket3._wshd_frames` keep their
-/// reassembly state and the last opcode there, and handlers may set attributes.
-#[pyclass(module = "pywebsocket3.stream", name = "Stream", dict)]
+/// No `__dict__`: allocating one while the object is being built lets Python's cycle
+/// collector run on a half-initialized stream. The state the frame-level helpers of
+/// `pywebsocket3._wshd_frames` keep is in fields here.
+#[pyclass(module = "pywebsocket3.stream", name = "Stream")]
 pub(crate) struct Stream {
     driver: Arc<Driver>,
     request: Py<PyAny>,
     /// `web_socket_passive_closing_handshake`, if the handler file defines one.
     passive: Option<Py<PyAny>>,
+    /// `get_last_received_opcode()`; -1 before anything arrived.
+    last_opcode: AtomicI32,
+    /// The payloads of a fragmented message read frame by frame (a Python list of bytes).
+    fragments: Mutex<Option<Py<PyAny>>>,
 }
 
 impl Stream {
     pub(crate) fn new(driver: Arc<Driver>, request: Py<PyAny>, passive: Option<Py<PyAny>>) -> Self {
-        Stream { driver, request, passive }
+        Stream {
+            driver,
+            request,
+            passive,
+            last_opcode: AtomicI32::new(-1),
+            fragments: Mutex::new(None),
+        }
     }
 
     fn flag(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
@@ -183,7 +195,7 @@ impl Stream {
         } else {
             2
         };
-        slf.setattr("_wshd_last_opcode", opcode)?;
+        slf.borrow().last_opcode.store(opcode, Ordering::Relaxed);
         Ok(message)
     }
 
@@ -318,11 +330,32 @@ impl Stream {
     /// The opcode of the last message or frame received: `common.OPCODE_TEXT` or
     /// `OPCODE_BINARY` after `receive_message` returned one, `OPCODE_CLOSE` after it
     /// returned None; `None` before anything arrived.
-    fn get_last_received_opcode(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        match slf.getattr("_wshd_last_opcode") {
-            Ok(op) => Ok(op.unbind()),
-            Err(_) => Ok(slf.py().None()),
-        }
+    fn get_last_received_opcode(&self) -> Option<i32> {
+        self._wshd_last_opcode()
+    }
+
+    /// The last opcode, for `pywebsocket3._wshd_frames`.
+    #[getter]
+    fn _wshd_last_opcode(&self) -> Option<i32> {
+        let op = self.last_opcode.load(Ordering::Relaxed);
+        (op >= 0).then_some(op)
+    }
+
+    #[setter(_wshd_last_opcode)]
+    fn set_last_opcode(&self, opcode: i32) {
+        self.last_opcode.store(opcode, Ordering::Relaxed);
+    }
+
+    /// The reassembly state of `pywebsocket3._wshd_frames`.
+    #[getter]
+    fn _wshd_fragments(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let fragments = self.fragments.lock().unwrap_or_else(|e| e.into_inner());
+        fragments.as_ref().map(|f| f.clone_ref(py))
+    }
+
+    #[setter(_wshd_fragments)]
+    fn set_fragments(&self, fragments: Option<Py<PyAny>>) {
+        *self.fragments.lock().unwrap_or_else(|e| e.into_inner()) = fragments;
     }
 
     /// The request (pywebsocket's private `_request`).
@@ -331,16 +364,11 @@ impl Stream {
         self.request.clone_ref(py)
     }
 
-    /// pywebsocket's private `_options`: the stream's `StreamOptions`. Its filter lists
-    /// are empty: compression is the server's, not a frame filter.
+    /// pywebsocket's private `_options`: a `StreamOptions` whose filter lists are empty
+    /// (compression is the server's, not a frame filter).
     #[getter]
-    fn _options(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        if let Ok(options) = slf.getattr("_wshd_options") {
-            return Ok(options.unbind());
-        }
-        let options = slf.py().import("pywebsocket3.stream")?.getattr("StreamOptions")?.call0()?;
-        slf.setattr("_wshd_options", &options)?;
-        Ok(options.unbind())
+    fn _options(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        Ok(py.import("pywebsocket3.stream")?.getattr("StreamOptions")?.call0()?.unbind())
     }
 
     /// One raw frame (opcode, payload, fin, rsv1, rsv2, rsv3), read past the server's

@@ -410,6 +410,10 @@ def web_socket_transfer_data(request):
 const LIVE_REQUESTS: &str = r#"
 import gc
 
+# A collection at every allocation: the server's objects must be consistent for the
+# collector at every point, construction included.
+gc.set_threshold(1)
+
 def web_socket_do_extra_handshake(request):
     pass
 
@@ -715,4 +719,31 @@ fn finished_connections_leave_no_python_objects_behind() {
     // The request of this connection, and at most one whose thread is still ending:
     // never one per connection served.
     assert!(counts.iter().all(|&n| n <= 2), "live Request objects per connection: {counts:?}");
+}
+
+#[test]
+fn many_concurrent_python_connections_under_constant_garbage_collection() {
+    let tree = tree("gc_pressure");
+    let wshd = Wshd::start(&tree.0);
+    // 400 handler threads at once, each building its objects while other threads'
+    // collections run: every object must be consistent for the collector at all times.
+    let clients: Vec<_> = (0..400)
+        .map(|_| {
+            let addr = wshd.addr;
+            std::thread::spawn(move || {
+                let (mut c, head) = Raw::open(addr, "/live_requests", "");
+                assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+                let (op, _) = c.frame();
+                assert_eq!(op, 0x81);
+                c
+            })
+        })
+        .collect();
+    let mut open: Vec<Raw> = clients.into_iter().map(|t| t.join().unwrap()).collect();
+    for c in &mut open {
+        assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
+        c.send(0x88, &[0x03, 0xe8]);
+    }
+    let (mut c, _) = Raw::open(wshd.addr, "/live_requests", "");
+    assert_eq!(c.frame().0, 0x81, "the server still serves");
 }
