@@ -576,6 +576,18 @@ impl Driver {
         }
     }
 
+    /// Closes with `code` at once, without waiting for the peer's answer (when there is
+    /// no thread to run the handler on).
+    pub(crate) fn close_now(&self, code: u16) {
+        {
+            let mut inner = lock(&self.state);
+            if inner.conn.close(Some(code), "", Instant::now()).is_ok() {
+                let _ = inner.flush();
+            }
+        }
+        self.abort();
+    }
+
     /// Ends the connection after `web_socket_transfer_data` (pywebsocket.md §2.4).
     pub(crate) fn finish(&self, outcome: Outcome) {
         let state = self.state();

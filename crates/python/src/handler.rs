@@ -415,7 +415,8 @@ impl DynHandler for PythonHandler {
                 let _ = done.send(());
             });
             if let Err(e) = thread {
-                tracing::error!(%peer, "cannot start a handler thread: {e}");
+                tracing::error!(%peer, "cannot start a handler thread: {e}; closing with 1011");
+                ours.close_now(1011);
                 return;
             }
             // A server shutdown closes with 1001 whatever the handler's thread is doing;
