@@ -44,6 +44,10 @@ struct Args {
     /// Runtime worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Set SO_REUSEPORT, so that several echo processes can share the port (to hold more
+    /// connections than one process's file-descriptor limit allows).
+    #[arg(long)]
+    reuse_port: bool,
     /// Refuse compression extensions (permessage-deflate is accepted by default).
     #[arg(long)]
     no_deflate: bool,
@@ -78,6 +82,7 @@ fn config(args: &Args) -> Config {
         config.deflate.mem_level = level;
     }
     config.ping_interval = args.ping_interval.map(std::time::Duration::from_secs);
+    config.reuse_port = args.reuse_port;
     if let (Some(cert), Some(key)) = (&args.certificate, &args.private_key) {
         let tls = TlsConfig::from_pem_files(cert, key, ClientAuth::Off);
         config.tls = Some(tls.unwrap_or_else(|e| {
