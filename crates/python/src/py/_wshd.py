@@ -81,6 +81,10 @@ class Request(object):
         # Firefox's patched pywebsocket: a value here adds a Strict-Transport-Security
         # header to the 101.
         self.sts = None
+        # Set by handlers that answer pings or see pongs themselves. Present from the
+        # start, so receive_message's look-up never raises and catches AttributeError.
+        self.on_ping_handler = None
+        self.on_pong_handler = None
 
     def is_https(self):
         return self._use_tls
