@@ -140,12 +140,7 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
         errors,
         clean_closes,
     };
-    report::emit(&report.line(), &report.json(), c.json.as_deref())?;
-    report::print_errors(&report.errors);
-    if report.opened < report.requested || !report.errors.is_empty() {
-        return Err("some connections failed".into());
-    }
-    Ok(())
+    report.finish(c.json.as_deref())
 }
 
 /// Waits for every connection to drain and close; returns the echoes measured and the

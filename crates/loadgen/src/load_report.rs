@@ -4,10 +4,11 @@
 //! Plain data plus formatting; the modes measure.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::report::Latency;
+use crate::report::{self, Latency};
 use crate::usage::Usage;
 
 /// What only an open-loop run has.
@@ -59,6 +60,17 @@ pub struct LoadReport {
 }
 
 impl LoadReport {
+    /// Prints the result line (and writes the JSON to `json_path`), lists the errors, and
+    /// fails when a connection did not open or ended in an error.
+    pub fn finish(&self, json_path: Option<&Path>) -> Result<(), Box<dyn std::error::Error>> {
+        report::emit(&self.line(), &self.json(), json_path)?;
+        report::print_errors(&self.errors);
+        if self.opened < self.requested || !self.errors.is_empty() {
+            return Err("some connections failed".into());
+        }
+        Ok(())
+    }
+
     fn msgs_per_sec(&self) -> f64 {
         self.messages as f64 / self.window_secs.max(1e-9)
     }

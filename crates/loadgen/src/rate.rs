@@ -121,12 +121,7 @@ pub async fn run(args: &RateArgs) -> Result<(), Box<dyn Error>> {
         errors,
         clean_closes,
     };
-    report::emit(&report.line(), &report.json(), c.json.as_deref())?;
-    report::print_errors(&report.errors);
-    if report.opened < report.requested || !report.errors.is_empty() {
-        return Err("some connections failed".into());
-    }
-    Ok(())
+    report.finish(c.json.as_deref())
 }
 
 /// One connection's reading side.
