@@ -94,12 +94,6 @@ fn write_records(tls: &mut ServerConnection, out: &mut TcpStream) -> std::io::Re
     Ok(())
 }
 
-/// What one read of the socket brought.
-enum Filled {
-    Data,
-    Timeout,
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A thread that panicked while holding a lock left consistent data behind: every
     // critical section here only moves bytes between the core and the socket.
@@ -254,7 +248,7 @@ impl Inner {
 
 impl Input {
     /// Reads once, waiting at most until `deadline`, and feeds the core.
-    fn fill(&mut self, state: &Mutex<Inner>, deadline: Option<Instant>) -> Result<Filled, Fault> {
+    fn fill(&mut self, state: &Mutex<Inner>, deadline: Option<Instant>) -> Result<(), Fault> {
         let timeout = deadline
             .map(|d| d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)));
         if timeout != self.timeout {
@@ -269,12 +263,12 @@ impl Input {
                         if n == buf.len() && n < READ_CHUNK {
                             buf.resize(2 * n, 0);
                         }
-                        return Ok(Filled::Data);
+                        return Ok(());
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                         lock(state).conn.handle_timeout(Instant::now());
-                        return Ok(Filled::Timeout);
+                        return Ok(());
                     }
                     Err(e) => {
                         lock(state).conn.receive_eof();

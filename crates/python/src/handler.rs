@@ -437,8 +437,8 @@ impl DynHandler for PythonHandler {
     }
 
     fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
-        // Not used: the transfer phase answers the peer's close on the handler's thread
-        // (set_manual_close_reply). Kept to pywebsocket's default should it ever be.
+        // Not used: the connection leaves the server for the handler's thread (`Driver`),
+        // which answers the peer's close there. Kept to pywebsocket's default.
         let _ = (code, reason);
         (Some(1000), String::new())
     }

@@ -327,12 +327,6 @@ impl WebSocket {
         self.conn.set_outgoing_compression(on);
     }
 
-    /// Ends each compressed message with a final deflate block followed by a zero byte
-    /// (pywebsocket's `set_bfinal`), or not (the default). Takes effect at the next message.
-    pub fn set_compression_bfinal(&mut self, on: bool) {
-        self.conn.set_outgoing_bfinal(on);
-    }
-
     /// Sends a ping when nothing arrived for `interval`; fails the connection with 1011
     /// when nothing arrives within `timeout` of the ping.
     pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration) {
@@ -383,12 +377,6 @@ impl WebSocket {
             }
             return Ok(Some(Frame::Data { kind, data, fin: true }));
         }
-    }
-
-    /// The close code this connection fails with for a protocol error `e` (see
-    /// [`crate::Config::unsupported_frame_close_code`]).
-    pub fn close_code_for(&self, e: &wshd_proto::ProtocolError) -> u16 {
-        self.conn.close_code_for(e).0
     }
 
     /// Receives the next piece of what the peer sent: a data fragment, a ping or a pong.

@@ -3,12 +3,16 @@
 //! the connection monitor) and SIGTERM's graceful shutdown. Every server listens on
 //! 127.0.0.1:0.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod raw_client;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use raw_client::Raw;
 
 /// Generous bound for anything that should happen "soon"; tests never assert speed.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -118,58 +122,10 @@ fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
     None
 }
 
-/// A WebSocket client writing and reading raw frames.
-struct Client {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    /// Opens `path`; returns the status line's code and the client.
-    fn open(addr: SocketAddr, path: &str) -> (u16, Client) {
-        let mut s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(PATIENCE)).unwrap();
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        .unwrap();
-        let mut c = Client { s, buf: Vec::new() };
-        while !c.buf.windows(4).any(|w| w == b"\r\n\r\n") {
-            assert!(c.fill() > 0, "no response head");
-        }
-        let end = c.buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
-        let head = String::from_utf8(c.buf.drain(..end).collect()).unwrap();
-        (head[9..12].parse().unwrap(), c)
-    }
-
-    fn fill(&mut self) -> usize {
-        let mut chunk = [0u8; 4096];
-        let n = self.s.read(&mut chunk).unwrap_or(0);
-        self.buf.extend_from_slice(&chunk[..n]);
-        n
-    }
-
-    /// One small server frame: (first byte, payload).
-    fn frame(&mut self) -> (u8, Vec<u8>) {
-        loop {
-            if self.buf.len() >= 2 && self.buf.len() >= 2 + usize::from(self.buf[1] & 0x7f) {
-                let n = usize::from(self.buf[1] & 0x7f);
-                let f: Vec<u8> = self.buf.drain(..2 + n).collect();
-                return (f[0], f[2..].to_vec());
-            }
-            assert!(self.fill() > 0, "connection closed; have {:?}", self.buf);
-        }
-    }
-
-    fn send(&mut self, first: u8, payload: &[u8]) {
-        let key = [9, 8, 7, 6];
-        let mut out = vec![first, 0x80 | payload.len() as u8];
-        out.extend_from_slice(&key);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        self.s.write_all(&out).unwrap();
-    }
+/// Opens `path` with a WebSocket handshake; returns the status code and the client.
+fn open_ws(addr: SocketAddr, path: &str) -> (u16, Raw) {
+    let (c, head) = Raw::open(addr, path, "");
+    (raw_client::status(&head), c)
 }
 
 fn run(command: &mut Command) -> Output {
@@ -194,9 +150,9 @@ fn config_file_values_apply_and_the_command_line_wins() {
     let w = Wshd::start(
         wshd().current_dir(&cwd.0).args(["--config", "wshd.ini", "-p", "0", "-d"]).arg(&root.0),
     );
-    let (status, _) = Client::open(w.addr, "/no_such_handler");
+    let (status, _) = open_ws(w.addr, "/no_such_handler");
     assert_eq!(status, 404);
-    let (status, mut c) = Client::open(w.addr, "/echo");
+    let (status, mut c) = open_ws(w.addr, "/echo");
     assert_eq!(status, 101);
     c.send(0x81, b"hi");
     assert_eq!(c.frame(), (0x81, b"hi".to_vec()));
@@ -242,7 +198,7 @@ fn underscore_spellings_and_prefixes_are_accepted() {
             .arg(examples())
             .args(["--log_level", "info", "--deflate_log", "debug", "--queue", "16"]),
     );
-    let (status, mut c) = Client::open(w.addr, "/echo");
+    let (status, mut c) = open_ws(w.addr, "/echo");
     assert_eq!(status, 101);
     c.send(0x81, b"x");
     assert_eq!(c.frame(), (0x81, b"x".to_vec()));
@@ -285,7 +241,7 @@ fn obsolete_options_warn_and_run() {
     let err = w.wait_for_stderr("--tls-module is obsolete");
     assert!(err.contains("[WARNING] wshd: --allow-draft75 is obsolete and ignored"), "{err}");
     assert!(err.contains("--strict is obsolete"), "{err}");
-    assert_eq!(Client::open(w.addr, "/echo").0, 101);
+    assert_eq!(open_ws(w.addr, "/echo").0, 101);
 }
 
 #[test]
@@ -303,7 +259,7 @@ fn python_logging_reaches_the_log_at_its_level() {
     let w = Wshd::start(
         wshd().args(["-H", "127.0.0.1", "-p", "0", "--log-level", "info", "-d"]).arg(&root.0),
     );
-    let (status, mut c) = Client::open(w.addr, "/log");
+    let (status, mut c) = open_ws(w.addr, "/log");
     assert_eq!(status, 101);
     assert_eq!(c.frame().0, 0x88);
     let err = w.wait_for_stderr("critical from python");
@@ -323,7 +279,7 @@ fn log_file_rotates_by_size_keeping_log_count_backups() {
     );
     // Each refused handshake writes an INFO record of about 130 bytes.
     for _ in 0..60 {
-        assert_eq!(Client::open(w.addr, "/missing").0, 404);
+        assert_eq!(open_ws(w.addr, "/missing").0, 404);
     }
     let log = root.0.join("w.log");
     wait_for(|| root.0.join("w.log.2").exists().then_some(())).expect("two backups");
@@ -343,7 +299,7 @@ fn the_monitor_logs_open_connections() {
         "--thread-monitor-interval-in-sec",
         "1",
     ]));
-    let (_, _c) = Client::open(w.addr, "/echo");
+    let (_, _c) = open_ws(w.addr, "/echo");
     w.wait_for_stderr("[INFO] wshd::monitor: 1 open WebSocket connections");
 }
 
@@ -353,7 +309,7 @@ fn sigterm_closes_open_websockets_with_1001_and_exits_0() {
         wshd().args(["-H", "127.0.0.1", "-p", "0", "--log-level", "info", "-w"]).arg(examples()),
     );
     // The example echo handler's thread is blocked in receive_message.
-    let (status, mut c) = Client::open(w.addr, "/echo");
+    let (status, mut c) = open_ws(w.addr, "/echo");
     assert_eq!(status, 101);
     c.send(0x81, b"before");
     assert_eq!(c.frame(), (0x81, b"before".to_vec()));
@@ -379,7 +335,7 @@ fn sigint_reaches_a_python_handler_that_is_not_receiving() {
     let mut w = Wshd::start(
         wshd().args(["-H", "127.0.0.1", "-p", "0", "--shutdown-timeout", "0.5", "-d"]).arg(&root.0),
     );
-    let (status, mut c) = Client::open(w.addr, "/sleep");
+    let (status, mut c) = open_ws(w.addr, "/sleep");
     assert_eq!(status, 101);
     w.signal("INT");
     let (first, payload) = c.frame();
@@ -407,7 +363,7 @@ fn processes_share_the_port_and_stop_together() {
     let mut pids = std::collections::BTreeSet::new();
     let mut open = Vec::new();
     for _ in 0..40 {
-        let (status, mut c) = Client::open(w.addr, "/pid");
+        let (status, mut c) = open_ws(w.addr, "/pid");
         assert_eq!(status, 101);
         let (_, pid) = c.frame();
         pids.insert(String::from_utf8(pid).unwrap().parse::<u32>().unwrap());

@@ -2,11 +2,15 @@
 //! example tree under `examples/handlers`, and handlers the tests write for the
 //! semantics pywebsocket.md §2.2-§2.4 describe. Raw sockets check exact bytes.
 
+mod raw_client;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+use raw_client::Raw;
 
 /// A running `wshd`, killed when dropped.
 struct Wshd {
@@ -65,75 +69,6 @@ impl Tree {
 impl Drop for Tree {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Raw {
-    s: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Raw {
-    fn open(addr: SocketAddr, path: &str, extra: &str) -> (Raw, String) {
-        Raw::open_target(addr, path, extra)
-    }
-
-    fn open_target(addr: SocketAddr, path: &str, extra: &str) -> (Raw, String) {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut raw = Raw { s, buf: Vec::new() };
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-        );
-        raw.s.write_all(request.as_bytes()).unwrap();
-        let head = raw.head();
-        (raw, head)
-    }
-
-    fn fill(&mut self) -> usize {
-        let mut chunk = [0u8; 4096];
-        let n = self.s.read(&mut chunk).unwrap_or(0);
-        self.buf.extend_from_slice(&chunk[..n]);
-        n
-    }
-
-    fn head(&mut self) -> String {
-        loop {
-            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head: Vec<u8> = self.buf.drain(..i + 4).collect();
-                return String::from_utf8(head).unwrap();
-            }
-            if self.fill() == 0 {
-                return String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
-            }
-        }
-    }
-
-    /// One small unmasked server frame: (first byte, payload).
-    fn frame(&mut self) -> (u8, Vec<u8>) {
-        loop {
-            if self.buf.len() >= 2 && self.buf.len() >= 2 + usize::from(self.buf[1] & 0x7f) {
-                let n = usize::from(self.buf[1] & 0x7f);
-                let f: Vec<u8> = self.buf.drain(..2 + n).collect();
-                return (f[0], f[2..].to_vec());
-            }
-            assert!(self.fill() > 0, "connection closed; have {:?}", self.buf);
-        }
-    }
-
-    fn send(&mut self, first: u8, payload: &[u8]) {
-        let key = [9, 8, 7, 6];
-        let mut out = vec![first, 0x80 | payload.len() as u8];
-        out.extend_from_slice(&key);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        self.s.write_all(&out).unwrap();
-    }
-
-    /// Everything until the server closes TCP.
-    fn rest(&mut self) -> Vec<u8> {
-        while self.fill() > 0 {}
-        std::mem::take(&mut self.buf)
     }
 }
 
@@ -544,7 +479,7 @@ fn absolute_request_uris_are_served_when_they_name_the_validation_host_and_port(
     let wshd = Wshd::start_with(&examples(), &["-V", "localhost", "-P", "1"]);
     let port = wshd.addr.port();
     let status = |target: String| {
-        let (_, head) = Raw::open_target(wshd.addr, &target, "");
+        let (_, head) = Raw::open(wshd.addr, &target, "");
         head.split(' ').nth(1).unwrap_or("").to_owned()
     };
     assert_eq!(status("ws://localhost:1/echo".into()), "101");

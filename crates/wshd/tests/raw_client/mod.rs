@@ -1,0 +1,81 @@
+//! A WebSocket client for the binary's tests that writes and reads exact bytes: a
+//! handshake with a fixed key, small masked frames out, small server frames in. Shared by
+//! the test files of this crate; not every file uses every method.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// A connection and the bytes read from it but not consumed yet.
+pub struct Raw {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    /// Sends a handshake for `path` (any request target) with the `extra` header lines;
+    /// returns the client and the response head.
+    pub fn open(addr: SocketAddr, path: &str, extra: &str) -> (Raw, String) {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut raw = Raw { s, buf: Vec::new() };
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+        );
+        raw.s.write_all(request.as_bytes()).unwrap();
+        let head = raw.head();
+        (raw, head)
+    }
+
+    pub fn fill(&mut self) -> usize {
+        let mut chunk = [0u8; 4096];
+        let n = self.s.read(&mut chunk).unwrap_or(0);
+        self.buf.extend_from_slice(&chunk[..n]);
+        n
+    }
+
+    pub fn head(&mut self) -> String {
+        loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head: Vec<u8> = self.buf.drain(..i + 4).collect();
+                return String::from_utf8(head).unwrap();
+            }
+            if self.fill() == 0 {
+                return String::from_utf8_lossy(&std::mem::take(&mut self.buf)).into_owned();
+            }
+        }
+    }
+
+    /// One small unmasked server frame: (first byte, payload).
+    pub fn frame(&mut self) -> (u8, Vec<u8>) {
+        loop {
+            if self.buf.len() >= 2 && self.buf.len() >= 2 + usize::from(self.buf[1] & 0x7f) {
+                let n = usize::from(self.buf[1] & 0x7f);
+                let f: Vec<u8> = self.buf.drain(..2 + n).collect();
+                return (f[0], f[2..].to_vec());
+            }
+            assert!(self.fill() > 0, "connection closed; have {:?}", self.buf);
+        }
+    }
+
+    pub fn send(&mut self, first: u8, payload: &[u8]) {
+        let key = [9, 8, 7, 6];
+        let mut out = vec![first, 0x80 | payload.len() as u8];
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        self.s.write_all(&out).unwrap();
+    }
+
+    /// Everything until the server closes TCP.
+    pub fn rest(&mut self) -> Vec<u8> {
+        while self.fill() > 0 {}
+        std::mem::take(&mut self.buf)
+    }
+}
+
+/// The status code of a response head.
+pub fn status(head: &str) -> u16 {
+    head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {head:?}"))
+}
