@@ -3,48 +3,24 @@
 //! semantics pywebsocket.md §2.2-§2.4 describe. Raw sockets check exact bytes.
 
 mod raw_client;
+mod wshd_process;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use raw_client::Raw;
+use wshd_process::Wshd;
 
-/// A running `wshd`, killed when dropped.
-struct Wshd {
-    child: Child,
-    addr: SocketAddr,
+/// `wshd` on the handler tree `handlers`, with `extra` options.
+fn start_with(handlers: &Path, extra: &[&str]) -> Wshd {
+    let mut command = Wshd::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
+    Wshd::spawn(command.arg(handlers).args(extra))
 }
 
-impl Wshd {
-    fn start(handlers: &Path) -> Wshd {
-        Wshd::start_with(handlers, &[])
-    }
-
-    fn start_with(handlers: &Path, extra: &[&str]) -> Wshd {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wshd"))
-            .args(["-H", "127.0.0.1", "-p", "0", "-w"])
-            .arg(handlers)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("wshd starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr =
-            line.trim().strip_prefix("listening on ").expect("address line").parse().unwrap();
-        Wshd { child, addr }
-    }
-}
-
-impl Drop for Wshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start(handlers: &Path) -> Wshd {
+    start_with(handlers, &[])
 }
 
 fn examples() -> PathBuf {
@@ -74,7 +50,7 @@ impl Drop for Tree {
 
 #[test]
 fn example_echo_echoes_and_goodbye_closes_with_1000() {
-    let wshd = Wshd::start(&examples());
+    let wshd = start(&examples());
     let (mut c, head) = Raw::open(wshd.addr, "/echo", "");
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     c.send(0x81, b"Hello");
@@ -88,7 +64,7 @@ fn example_echo_echoes_and_goodbye_closes_with_1000() {
 
 #[test]
 fn client_close_is_answered_with_1000_and_an_empty_reason() {
-    let wshd = Wshd::start(&examples());
+    let wshd = start(&examples());
     let (mut c, _) = Raw::open(wshd.addr, "/echo", "");
     c.send(0x88, &[0x03, 0xe8]);
     assert_eq!(c.frame(), (0x88, vec![0x03, 0xe8]));
@@ -97,7 +73,7 @@ fn client_close_is_answered_with_1000_and_an_empty_reason() {
 
 #[test]
 fn example_close_closes_with_the_requested_code_and_echoes_the_clients() {
-    let wshd = Wshd::start(&examples());
+    let wshd = start(&examples());
     let (mut c, _) = Raw::open(wshd.addr, "/close", "");
     c.send(0x81, b"3333 sunsunsunsun");
     assert_eq!(c.frame(), (0x88, b"\x0d\x05sunsunsunsun".to_vec()));
@@ -113,7 +89,7 @@ fn example_close_closes_with_the_requested_code_and_echoes_the_clients() {
 
 #[test]
 fn example_internal_error_closes_with_1011() {
-    let wshd = Wshd::start(&examples());
+    let wshd = start(&examples());
     let (mut c, head) = Raw::open(wshd.addr, "/internal_error", "");
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     assert_eq!(c.frame(), (0x88, vec![0x03, 0xf3]));
@@ -121,7 +97,7 @@ fn example_internal_error_closes_with_1011() {
 
 #[test]
 fn example_origin_check_refuses_with_403_and_accepts_the_allowed_origin() {
-    let wshd = Wshd::start(&examples());
+    let wshd = start(&examples());
     let (_, head) = Raw::open(wshd.addr, "/origin_check", "Origin: http://evil.example\r\n");
     assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
     let (mut c, head) = Raw::open(wshd.addr, "/origin_check", "Origin: http://example.com\r\n");
@@ -131,7 +107,7 @@ fn example_origin_check_refuses_with_403_and_accepts_the_allowed_origin() {
 
 #[test]
 fn http_answers_for_unknown_resources_fragments_and_versions() {
-    let wshd = Wshd::start(&examples());
+    let wshd = start(&examples());
     assert!(Raw::open(wshd.addr, "/no_resource", "").1.starts_with("HTTP/1.1 404 "));
     assert!(Raw::open(wshd.addr, "/echo#fragment", "").1.starts_with("HTTP/1.1 400 "));
     assert!(Raw::open(wshd.addr, "/echo?query=1", "").1.starts_with("HTTP/1.1 101 "));
@@ -385,7 +361,7 @@ fn tree(name: &str) -> Tree {
 #[test]
 fn subprotocol_rules_and_extra_headers_follow_pywebsocket() {
     let tree = tree("protocol");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (mut c, head) =
         Raw::open(wshd.addr, "/protocol", "Sec-WebSocket-Protocol: superchat, chat\r\n");
     assert!(head.contains("\r\nSec-WebSocket-Protocol: chat\r\n"), "{head}");
@@ -406,7 +382,7 @@ fn subprotocol_rules_and_extra_headers_follow_pywebsocket() {
 #[test]
 fn aborted_by_user_in_the_handshake_sends_nothing() {
     let tree = tree("abort");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (_, head) = Raw::open(wshd.addr, "/abort", "");
     assert_eq!(head, "");
 }
@@ -414,7 +390,7 @@ fn aborted_by_user_in_the_handshake_sends_nothing() {
 #[test]
 fn other_exceptions_in_transfer_close_tcp_without_a_close_frame() {
     let tree = tree("raise");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (mut c, head) = Raw::open(wshd.addr, "/raise", "");
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     assert_eq!(c.rest(), Vec::<u8>::new());
@@ -423,7 +399,7 @@ fn other_exceptions_in_transfer_close_tcp_without_a_close_frame() {
 #[test]
 fn handlers_import_mod_pywebsocket_and_pywebsocket3_and_may_refuse_extensions() {
     let tree = tree("msgutil");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (mut c, head) =
         Raw::open(wshd.addr, "/msgutil", "Sec-WebSocket-Extensions: permessage-deflate\r\n");
     assert!(
@@ -437,7 +413,7 @@ fn handlers_import_mod_pywebsocket_and_pywebsocket3_and_may_refuse_extensions() 
 #[test]
 fn one_stream_used_from_a_reader_and_a_writer_thread() {
     let tree = tree("threads");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (mut c, _) = Raw::open(wshd.addr, "/threads", "");
     assert_eq!(c.frame(), (0x81, b"ready".to_vec()));
     c.send(0x81, b"ping");
@@ -447,7 +423,7 @@ fn one_stream_used_from_a_reader_and_a_writer_thread() {
 #[test]
 fn a_sleeping_handler_does_not_stall_other_connections() {
     let tree = tree("sleep");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let sleepers: Vec<_> = (0..4).map(|_| Raw::open(wshd.addr, "/sleep", "").0).collect();
     for i in 0..20u8 {
         let (mut c, _) = Raw::open(wshd.addr, "/echo", "");
@@ -460,7 +436,7 @@ fn a_sleeping_handler_does_not_stall_other_connections() {
 #[test]
 fn extension_processor_choices_reach_the_response() {
     let tree = tree("window");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
     let (mut c, head) = Raw::open(wshd.addr, "/window", offer);
     assert!(
@@ -476,7 +452,7 @@ fn extension_processor_choices_reach_the_response() {
 #[test]
 fn absolute_request_uris_are_served_when_they_name_the_validation_host_and_port() {
     // -P is compared with the port named in the URI, not the one connected to.
-    let wshd = Wshd::start_with(&examples(), &["-V", "localhost", "-P", "1"]);
+    let wshd = start_with(&examples(), &["-V", "localhost", "-P", "1"]);
     let port = wshd.addr.port();
     let status = |target: String| {
         let (_, head) = Raw::open(wshd.addr, &target, "");
@@ -491,7 +467,7 @@ fn absolute_request_uris_are_served_when_they_name_the_validation_host_and_port(
 #[test]
 fn bytes_written_in_the_extra_handshake_go_out_instead_of_the_servers_answer() {
     let tree = tree("forge");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (mut c, head) = Raw::open(wshd.addr, "/forge", "");
     assert_eq!(
         head,
@@ -505,7 +481,7 @@ fn bytes_written_in_the_extra_handshake_go_out_instead_of_the_servers_answer() {
 #[test]
 fn on_ping_and_on_pong_handlers_replace_the_automatic_pong() {
     let tree = tree("pings");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (mut c, _) = Raw::open(wshd.addr, "/pings", "");
     assert_eq!(c.frame(), (0x89, b"hello".to_vec()));
     c.send(0x8a, b"hello");
@@ -524,7 +500,7 @@ fn reserved_bits_close_with_1002_or_with_pywebsockets_1003_when_asked() {
     for (extra, code) in
         [(&[][..], [0x03, 0xea]), (&["--unsupported-frame-close-code", "1003"][..], [0x03, 0xeb])]
     {
-        let wshd = Wshd::start_with(&tree.0, extra);
+        let wshd = start_with(&tree.0, extra);
         let (mut c, head) = Raw::open(wshd.addr, "/echo", "");
         assert!(head.starts_with("HTTP/1.1 101"), "{head}");
         // pywebsocket's own end-to-end test: a text frame with RSV3 set.
@@ -544,7 +520,7 @@ fn reserved_bits_close_with_1002_or_with_pywebsockets_1003_when_asked() {
 #[test]
 fn the_extra_handshake_reads_from_the_client_after_writing_its_own_answer() {
     let tree = tree("handshake_read");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (mut c, head) = Raw::open(wshd.addr, "/handshake_read", "");
     assert!(head.contains("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"), "{head}");
     // The queued writes went out before the handler's read.
@@ -573,7 +549,7 @@ fn the_extra_handshake_reads_from_the_client_after_writing_its_own_answer() {
 #[test]
 fn chromium_frame_level_reads_reassemble_and_answer_the_close() {
     let tree = tree("raw_frames");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (mut c, _) = Raw::open(wshd.addr, "/raw_frames", "");
     c.send(0x01, b"He");
     c.send(0x80, b"llo");
@@ -591,7 +567,7 @@ fn chromium_frame_level_reads_reassemble_and_answer_the_close() {
 #[test]
 fn get_last_received_opcode_tells_text_from_binary() {
     let tree = tree("opcode_echo");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (mut c, _) = Raw::open(wshd.addr, "/opcode_echo", "");
     c.send(0x82, b"\x00\x01");
     assert_eq!(c.frame(), (0x82, vec![0, 1]));
@@ -604,7 +580,7 @@ fn get_last_received_opcode_tells_text_from_binary() {
 #[test]
 fn extension_processors_toggle_compression_and_bfinal_on_a_live_connection() {
     let tree = tree("live");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
     let (mut c, head) = Raw::open(wshd.addr, "/live", offer);
     assert!(head.contains("Sec-WebSocket-Extensions: permessage-deflate\r\n"), "{head}");
@@ -629,7 +605,7 @@ fn extension_processors_toggle_compression_and_bfinal_on_a_live_connection() {
 #[test]
 fn request_sts_adds_firefoxs_hsts_header() {
     let tree = tree("sts");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let (_c, head) = Raw::open(wshd.addr, "/sts", "");
     assert!(
         head.contains("\r\nStrict-Transport-Security: max-age=100\r\nX-After: yes\r\n"),
@@ -640,7 +616,7 @@ fn request_sts_adds_firefoxs_hsts_header() {
 #[test]
 fn finished_connections_leave_no_python_objects_behind() {
     let tree = tree("live_requests");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     let mut counts = Vec::new();
     for _ in 0..8 {
         let (mut c, _) = Raw::open(wshd.addr, "/live_requests", "");
@@ -659,7 +635,7 @@ fn finished_connections_leave_no_python_objects_behind() {
 #[test]
 fn many_concurrent_python_connections_under_constant_garbage_collection() {
     let tree = tree("gc_pressure");
-    let wshd = Wshd::start(&tree.0);
+    let wshd = start(&tree.0);
     // 400 handler threads at once, each building its objects while other threads'
     // collections run: every object must be consistent for the collector at all times.
     let clients: Vec<_> = (0..400)

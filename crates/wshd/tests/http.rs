@@ -3,24 +3,15 @@
 //! `--basic_auth_credential` (underscore spelling on purpose) guards everything, the
 //! WebSocket handlers included.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod wshd_process;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-struct Wshd {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Drop for Wshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use wshd_process::Wshd;
 
 /// A document root with a handler, a file and a CGI script; removed when dropped.
 struct Root(PathBuf);
@@ -53,18 +44,8 @@ fn root(name: &str) -> Root {
 }
 
 fn start(root: &Root, extra: &[&str]) -> Wshd {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wshd"))
-        .args(["-H", "127.0.0.1", "-p", "0", "-d"])
-        .arg(&root.0)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("wshd starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").expect("address line").parse().unwrap();
-    Wshd { child, addr }
+    let mut command = Wshd::command(["-H", "127.0.0.1", "-p", "0", "-d"]);
+    Wshd::spawn(command.arg(&root.0).args(extra))
 }
 
 /// Sends one request with `Connection: close` and returns the whole response (only its

@@ -6,14 +6,15 @@
 
 #[path = "../../server/tests/pki/mod.rs"]
 mod pki;
+mod wshd_process;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pki::{Ca, Leaf};
+use wshd_process::Wshd;
 use wshd_server::Message;
 use wshd_server::client::{ClientConfig, ClientTls, connect};
 
@@ -58,31 +59,8 @@ impl Drop for Root {
 }
 
 /// A running `wshd`, killed when dropped.
-struct Wshd {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Wshd {
-    fn start(root: &Path, extra: &[&str]) -> Wshd {
-        let mut child = wshd(root, extra).stdout(Stdio::piped()).spawn().expect("wshd starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("no address line: {line:?}"))
-            .parse()
-            .unwrap();
-        Wshd { child, addr }
-    }
-}
-
-impl Drop for Wshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start(root: &Path, extra: &[&str]) -> Wshd {
+    Wshd::spawn(&mut wshd(root, extra))
 }
 
 fn wshd(root: &Path, extra: &[&str]) -> Command {
@@ -118,7 +96,7 @@ async fn https(addr: SocketAddr, config: &ClientConfig) -> Result<String, wshd_s
 #[tokio::test]
 async fn python_handler_sees_is_https_over_tls_with_a_required_client_certificate() {
     let root = Root::new("client-auth");
-    let server = Wshd::start(
+    let server = start(
         &root.dir,
         &[
             "-t",
@@ -142,7 +120,7 @@ async fn python_handler_sees_is_https_over_tls_with_a_required_client_certificat
 #[tokio::test]
 async fn optional_client_certificate_and_the_legacy_ca_option() {
     let root = Root::new("optional");
-    let server = Wshd::start(
+    let server = start(
         &root.dir,
         &[
             "--tls",
@@ -164,7 +142,7 @@ async fn optional_client_certificate_and_the_legacy_ca_option() {
 #[tokio::test]
 async fn plain_server_reports_is_https_false() {
     let root = Root::new("plain");
-    let server = Wshd::start(&root.dir, &[]);
+    let server = start(&root.dir, &[]);
     let config = ClientConfig { handshake_timeout: PATIENCE, ..ClientConfig::default() };
     assert_eq!(https(server.addr, &config).await.unwrap(), "is_https=False");
 }
