@@ -583,7 +583,8 @@ impl Connection {
             self.out = Vec::new();
             self.sent = 0;
         }
-        if self.events.is_empty() && self.events.capacity() > keep.min(1) {
+        // The event queue is small; it is only worth freeing when every buffer goes.
+        if keep == 0 && self.events.is_empty() && self.events.capacity() > 0 {
             self.events = VecDeque::new();
         }
         if let Some(d) = self.deflate.as_mut().filter(|d| d.buf.capacity() > keep) {
