@@ -1,5 +1,5 @@
 //! The byte stream under a WebSocket: plain TCP, or TLS over TCP (server or client side);
-//! or nothing, once the connection was handed over to blocking I/O.
+//! or nothing, once the socket was closed or handed over to blocking I/O.
 //!
 //! An enum rather than a trait object, so the handler API stays non-generic and each
 //! read or write is a direct call. It adds no buffering of its own (rustls keeps its own
@@ -22,12 +22,16 @@ use tokio::net::TcpStream;
 pub(crate) enum Transport {
     Tcp(TcpStream),
     Tls(Box<tokio_rustls::TlsStream<TcpStream>>),
-    /// Handed over to blocking I/O ([`crate::WebSocket::detach`]); every operation fails.
-    Detached,
+    /// No socket any more: closed after the closing handshake, or handed over to
+    /// blocking I/O ([`crate::WebSocket::detach`]). Every operation fails.
+    Gone,
 }
 
-fn detached() -> io::Error {
-    io::Error::new(io::ErrorKind::NotConnected, "the connection was detached for blocking I/O")
+fn gone() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "the socket was closed, or handed over to blocking I/O (WebSocket::detach)",
+    )
 }
 
 impl Transport {
@@ -36,7 +40,7 @@ impl Transport {
         match self {
             Transport::Tcp(s) => s.local_addr(),
             Transport::Tls(s) => s.get_ref().0.local_addr(),
-            Transport::Detached => Err(detached()),
+            Transport::Gone => Err(gone()),
         }
     }
 
@@ -48,7 +52,7 @@ impl Transport {
     /// The TLS session, when there is one: peer certificates, version, cipher suite.
     pub(crate) fn tls_state(&self) -> Option<&rustls::CommonState> {
         match self {
-            Transport::Tcp(_) | Transport::Detached => None,
+            Transport::Tcp(_) | Transport::Gone => None,
             Transport::Tls(s) => Some(s.get_ref().1),
         }
     }
@@ -60,7 +64,7 @@ impl Transport {
                 tokio_rustls::TlsStream::Server(s) => s.get_ref().1.server_name(),
                 tokio_rustls::TlsStream::Client(_) => None,
             },
-            Transport::Tcp(_) | Transport::Detached => None,
+            Transport::Tcp(_) | Transport::Gone => None,
         }
     }
 }
@@ -79,7 +83,7 @@ impl AsyncRead for Transport {
                 }
                 other => other,
             },
-            Transport::Detached => Poll::Ready(Err(detached())),
+            Transport::Gone => Poll::Ready(Err(gone())),
         }
     }
 }
@@ -93,7 +97,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             Transport::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
-            Transport::Detached => Poll::Ready(Err(detached())),
+            Transport::Gone => Poll::Ready(Err(gone())),
         }
     }
 
@@ -105,7 +109,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_write_vectored(cx, bufs),
             Transport::Tls(s) => Pin::new(&mut **s).poll_write_vectored(cx, bufs),
-            Transport::Detached => Poll::Ready(Err(detached())),
+            Transport::Gone => Poll::Ready(Err(gone())),
         }
     }
 
@@ -113,7 +117,7 @@ impl AsyncWrite for Transport {
         match self {
             Transport::Tcp(s) => s.is_write_vectored(),
             Transport::Tls(s) => s.is_write_vectored(),
-            Transport::Detached => false,
+            Transport::Gone => false,
         }
     }
 
@@ -121,7 +125,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_flush(cx),
             Transport::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
-            Transport::Detached => Poll::Ready(Err(detached())),
+            Transport::Gone => Poll::Ready(Err(gone())),
         }
     }
 
@@ -129,7 +133,7 @@ impl AsyncWrite for Transport {
         match self.get_mut() {
             Transport::Tcp(s) => Pin::new(s).poll_shutdown(cx),
             Transport::Tls(s) => Pin::new(&mut **s).poll_shutdown(cx),
-            Transport::Detached => Poll::Ready(Err(detached())),
+            Transport::Gone => Poll::Ready(Err(gone())),
         }
     }
 }

@@ -271,7 +271,7 @@ impl WebSocket {
         let blocking = |s: tokio::net::TcpStream| {
             s.into_std().and_then(|s| s.set_nonblocking(false).map(|()| s))
         };
-        let (stream, tls) = match std::mem::replace(&mut self.io, Transport::Detached) {
+        let (stream, tls) = match std::mem::replace(&mut self.io, Transport::Gone) {
             Transport::Tcp(s) => (blocking(s)?, None),
             Transport::Tls(s) => match *s {
                 tokio_rustls::TlsStream::Server(s) => {
@@ -286,7 +286,7 @@ impl WebSocket {
                     )));
                 }
             },
-            Transport::Detached => return Err(Error::Closed),
+            Transport::Gone => return Err(Error::Closed),
         };
         let limits = *self.conn.limits();
         let conn = std::mem::replace(&mut self.conn, Connection::server(limits));
@@ -501,8 +501,16 @@ impl WebSocket {
         self.finished = true;
         self.timer = None;
         let _ = self.flush().await;
-        // Boxed: the lingering close would otherwise enlarge every recv future.
-        Box::pin(linger_close(&mut self.io, self.timing.linger)).await;
+        if self.conn.ending() == Some(&Ending::Clean) && matches!(self.io, Transport::Tcp(_)) {
+            // Both close frames were exchanged, so the peer has nothing more to send and
+            // closing now cannot turn into a reset that loses our close frame. The server
+            // closes the TCP connection first (RFC 6455 §7.1.1), without the shutdown and
+            // drain a lingering close costs.
+            self.io = Transport::Gone;
+        } else {
+            // Boxed: the lingering close would otherwise enlarge every recv future.
+            Box::pin(linger_close(&mut self.io, self.timing.linger)).await;
+        }
         result
     }
 

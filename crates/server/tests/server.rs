@@ -111,6 +111,15 @@ impl Handler for Sleeper {
     }
 }
 
+/// Reads until the peer's close, then keeps its connection for a minute.
+struct StaysAfterClose;
+impl Handler for StaysAfterClose {
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        while let Ok(Some(_)) = ws.recv().await {}
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    }
+}
+
 /// Hands its connection to a blocking thread, which echoes one message with system calls
 /// around the core and answers the close.
 struct Detacher;
@@ -162,6 +171,7 @@ fn router() -> Router {
         .route("/closer", Closer)
         .route("/sleep", Sleeper)
         .route("/detach", Detacher)
+        .route("/stays", StaysAfterClose)
 }
 
 async fn start(config: Config) -> SocketAddr {
@@ -390,6 +400,19 @@ async fn passive_closing_handshake_hook_chooses_the_reply() {
     c.send(&frame(0x88, b"\x0d\x05sun")).await;
     assert_eq!(c.frame().await, (0x88, b"\x0d\x06re:sun".to_vec()));
     c.expect_eof().await;
+}
+
+#[tokio::test]
+async fn rfc6455_7_1_1_server_closes_tcp_after_the_handshake_while_the_handler_runs() {
+    let addr = start(Config::default()).await;
+    for close in [&[0x03, 0xe8][..], &[]] {
+        let mut c = Raw::connect(addr).await;
+        c.send(upgrade("/stays", "").as_bytes()).await;
+        c.head().await;
+        c.send(&frame(0x88, close)).await;
+        assert_eq!(c.frame().await, (0x88, vec![0x03, 0xe8]));
+        c.expect_eof().await;
+    }
 }
 
 #[tokio::test]
