@@ -52,8 +52,9 @@ async fn open(
     peer: SocketAddr,
     shared: Arc<Shared>,
 ) -> Option<(WebSocket, Arc<dyn DynHandler>)> {
-    let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().ok();
+    if !cfg!(target_os = "linux") {
+        let _ = stream.set_nodelay(true);
+    }
     let cfg = &shared.config;
     // One deadline for the TLS handshake and the first request head together.
     let deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
@@ -108,6 +109,7 @@ async fn open(
             return refuse(&mut io, peer, &request.target.clone(), &e, &shared).await;
         }
         // Plain HTTP; a kept-alive connection may carry a WebSocket handshake next.
+        let local = io.local_addr().ok();
         let served = http::serve(&mut io, peer, local, &shared.http, &request, leftover);
         match Box::pin(served).await {
             http::Next::KeepAlive(rest) => pending = rest,

@@ -146,7 +146,6 @@ pub struct HandshakeRequest {
     pub(crate) io: Option<Transport>,
     /// Bytes that arrived behind the request head, not yet read by the handler.
     pub(crate) leftover: Vec<u8>,
-    local_addr: Option<SocketAddr>,
     /// Set on TLS connections only; boxed, since most connections are plain.
     tls: Option<Box<TlsPeer>>,
 }
@@ -185,7 +184,6 @@ impl HandshakeRequest {
         io: Transport,
         leftover: Vec<u8>,
     ) -> Self {
-        let local_addr = io.local_addr().ok();
         let tls = TlsPeer::of(&io);
         HandshakeRequest {
             upgrade,
@@ -197,7 +195,6 @@ impl HandshakeRequest {
             raw_output: Vec::new(),
             io: Some(io),
             leftover,
-            local_addr,
             tls,
         }
     }
@@ -335,9 +332,10 @@ impl HandshakeRequest {
         Ok(buf)
     }
 
-    /// Our address on this connection, when the socket reports it.
+    /// Our address on this connection, when the socket reports it (asked of the socket
+    /// on each call: most handlers never want it).
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.local_addr
+        self.io.as_ref().and_then(|io| io.local_addr().ok())
     }
 
     /// Keeps a value for the transfer phase: [`WebSocket::take_handler_state`] returns it.

@@ -49,6 +49,9 @@ impl Server {
         let http = crate::http::Site::new(&config.http)?;
         let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         socket.set_reuseaddr(true)?;
+        // Accepted sockets inherit TCP_NODELAY from the listener on Linux, which saves a
+        // system call per connection; elsewhere `accept` sets it on each one.
+        socket.set_nodelay(true)?;
         if config.reuse_port {
             socket.set_reuseport(true)?;
         }
@@ -96,32 +99,27 @@ impl Server {
     /// ended or [`Config::shutdown_timeout`] has passed; connections still open then are
     /// left to their tasks.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        tokio::pin!(shutdown);
-        let handle = self.shared.shutdown.clone();
-        let triggered = handle.triggered();
-        tokio::pin!(triggered);
-        loop {
-            let accepted = tokio::select! {
-                r = self.listener.accept() => r,
-                () = &mut shutdown => break,
-                () = &mut triggered => break,
-            };
-            match accepted {
-                Ok((stream, peer)) => {
-                    tokio::spawn(crate::accept::serve(stream, peer, self.shared.clone()));
-                }
-                Err(e) if is_resource_exhaustion(&e) => {
-                    tracing::warn!(
-                        "accept failed: {e}; retrying in 100 ms (raise the file descriptor limit or lower the load)"
-                    );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => tracing::debug!("accept failed: {e}"),
-            }
-        }
         let Server { listener, shared } = self;
         let addr = listener.local_addr().ok();
-        drop(listener);
+        let handle = shared.shutdown.clone();
+        // The accept loop is a task of its own, so it runs on a runtime worker beside the
+        // connections it spawns. Awaited right here, it would run on whatever thread
+        // awaits `run_until` (with `block_on`, a thread that is not a worker), and every
+        // accepted connection would cost a wake-up across threads.
+        let mut acceptor = tokio::spawn(accept_loop(listener, shared.clone()));
+        tokio::select! {
+            () = shutdown => {}
+            () = handle.triggered() => {}
+            ended = &mut acceptor => {
+                if let Err(e) = ended {
+                    tracing::error!(?addr, "the accept loop failed: {e}; shutting down");
+                }
+            }
+        }
+        acceptor.abort();
+        // Once the aborted task is gone, so is the listener: no connection arrives after
+        // the trigger below.
+        let _ = acceptor.await;
         handle.trigger();
         let open = handle.active_connections();
         if open > 0 {
@@ -139,7 +137,43 @@ impl Server {
     }
 }
 
+/// Accepts connections and spawns a task for each, until the task is aborted.
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, peer)) => {
+                tokio::spawn(crate::accept::serve(stream, peer, shared.clone()));
+            }
+            Err(e) if is_resource_exhaustion(&e) => {
+                tracing::warn!(
+                    "accept failed: {e}; retrying in 100 ms (raise the file descriptor limit or lower the load)"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => tracing::debug!("accept failed: {e}"),
+        }
+    }
+}
+
 /// EMFILE, ENFILE, ENOBUFS, ENOMEM: out of descriptors or memory, not the peer's fault.
 fn is_resource_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `accept` no longer sets TCP_NODELAY on Linux: the listener must, for every
+    /// accepted socket to inherit it (small frames must not wait behind Nagle's algorithm).
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn accepted_sockets_have_nodelay() {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let server = Server::bind(addr, Router::new(), Config::default()).await.unwrap();
+        let client = tokio::net::TcpStream::connect(server.local_addr().unwrap()).await.unwrap();
+        let (accepted, _) = server.listener.accept().await.unwrap();
+        assert!(accepted.nodelay().unwrap(), "accepted socket without TCP_NODELAY");
+        drop(client);
+    }
 }
