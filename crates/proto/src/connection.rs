@@ -141,11 +141,21 @@ impl FrameHead {
     }
 }
 
+/// What the closing handshake has seen so far.
+#[derive(Debug, Default)]
+struct Closing {
+    /// The peer's close frame, once received: `Some(None)` for an empty body.
+    peer_close: Option<Option<(u16, String)>>,
+    /// When our close frame goes unanswered for too long.
+    deadline: Option<Instant>,
+    /// Why the connection is closed, once it is.
+    ending: Option<Ending>,
+}
+
 /// A WebSocket connection in the open or closing phase. See the module docs.
 pub struct Connection {
     role: Role,
     state: State,
-    ending: Option<Ending>,
     incoming: Incoming,
     events: Queue,
     out: Vec<u8>,
@@ -158,9 +168,9 @@ pub struct Connection {
     deflate: Option<Box<Outgoing>>,
     masks: Option<Box<dyn MaskSource>>,
     auto_pong: bool,
-    peer_close: Option<Option<(u16, String)>>,
     close_timeout: Option<Duration>,
-    close_deadline: Option<Instant>,
+    /// Boxed, and made only once the closing handshake begins.
+    closing: Option<Box<Closing>>,
     keepalive: Option<Box<Keepalive>>,
     /// Close code for reserved bits and reserved opcodes (default 1002).
     unsupported_frame_code: CloseCode,
@@ -171,7 +181,7 @@ impl std::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("role", &self.role)
             .field("state", &self.state)
-            .field("ending", &self.ending)
+            .field("ending", &self.ending())
             .field("queued_events", &self.events.len())
             .field("unsent_bytes", &self.data_to_send().len())
             .finish_non_exhaustive()
@@ -193,7 +203,6 @@ impl Connection {
         Connection {
             role,
             state: State::Open,
-            ending: None,
             incoming: Incoming::new(role == Role::Server, limits),
             events: VecDeque::new(),
             out: Vec::new(),
@@ -202,9 +211,8 @@ impl Connection {
             deflate: None,
             masks,
             auto_pong: true,
-            peer_close: None,
             close_timeout: Some(Duration::from_secs(10)),
-            close_deadline: None,
+            closing: None,
             keepalive: None,
             unsupported_frame_code: CloseCode::PROTOCOL_ERROR,
         }
@@ -227,12 +235,17 @@ impl Connection {
 
     /// Why the connection is closed, once it is.
     pub fn ending(&self) -> Option<&Ending> {
-        self.ending.as_ref()
+        self.closing.as_ref().and_then(|c| c.ending.as_ref())
     }
 
     /// The peer's close frame, once received: `Some(None)` for an empty body.
     pub fn peer_close(&self) -> Option<&Option<(u16, String)>> {
-        self.peer_close.as_ref()
+        self.closing.as_ref().and_then(|c| c.peer_close.as_ref())
+    }
+
+    /// The closing-handshake record, made on first use.
+    fn closing_mut(&mut self) -> &mut Closing {
+        self.closing.get_or_insert_default()
     }
 
     /// Whether pings are answered automatically (the default). When off, a ping is only
@@ -359,7 +372,7 @@ impl Connection {
                 self.write_frame(true, 0, OpCode::Pong, &payload);
             }
             Ok(Event::Close(code)) => {
-                self.peer_close = Some(code.clone());
+                self.closing_mut().peer_close = Some(code.clone());
                 match self.state {
                     State::Open => self.state = State::CloseReceived,
                     State::CloseSent => self.finish(Ending::Clean),
@@ -507,7 +520,8 @@ impl Connection {
             self.finish(Ending::Clean);
         } else {
             self.state = next;
-            self.close_deadline = self.close_timeout.map(|t| now + t);
+            let deadline = self.close_timeout.map(|t| now + t);
+            self.closing_mut().deadline = deadline;
         }
         Ok(())
     }
@@ -529,9 +543,10 @@ impl Connection {
 
     fn finish(&mut self, ending: Ending) {
         self.state = State::Closed;
-        self.close_deadline = None;
         self.keepalive = None;
-        self.ending.get_or_insert(ending);
+        let closing = self.closing_mut();
+        closing.deadline = None;
+        closing.ending.get_or_insert(ending);
     }
 
     fn write_close(&mut self, code: Option<u16>, reason: &str) {
@@ -599,7 +614,7 @@ impl Connection {
         let keepalive = self.keepalive.as_ref().map(|k| match k.phase {
             KeepalivePhase::Idle(at) | KeepalivePhase::AwaitingPong(at) => at,
         });
-        match (self.close_deadline, keepalive) {
+        match (self.closing.as_ref().and_then(|c| c.deadline), keepalive) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -610,7 +625,7 @@ impl Connection {
     /// Afterwards the connection may have data to send (a ping, a 1011 close) or be
     /// [`State::Closed`]; check both.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.close_deadline.is_some_and(|d| now >= d) {
+        if self.closing.as_ref().and_then(|c| c.deadline).is_some_and(|d| now >= d) {
             self.events.clear();
             self.finish(Ending::CloseTimedOut);
             return;
