@@ -20,8 +20,10 @@ struct Echo;
 impl Handler for Echo {
     async fn transfer_data(&self, ws: &mut WebSocket) {
         // `feed` queues the reply; `recv` writes the queue out before it waits, so a
-        // burst of messages is answered with one write.
-        while let Ok(Some(message)) = ws.recv().await {
+        // burst of messages is answered with one write. (`let else` rather than `while
+        // let`, whose matched value would stay in this future while `feed` runs.)
+        loop {
+            let Ok(Some(message)) = ws.recv().await else { return };
             if ws.feed(&message).await.is_err() {
                 return;
             }

@@ -1,5 +1,5 @@
 //! One accepted TCP connection: read the request head, check Basic auth, route it, run
-//! the opening handshake and the handler, close. A path without a WebSocket handler goes
+//! the opening handshake, and hand the open WebSocket to its handler's task. A path without a WebSocket handler goes
 //! to `http` (static files, CGI) when there is a document root; the connection may then
 //! stay open for further requests, any of which may be a WebSocket handshake.
 //!
@@ -30,19 +30,15 @@ use crate::transport::{Transport, linger_close};
 use crate::unwind::{CatchUnwind, panic_message};
 use crate::websocket::{Info, Timing, WebSocket};
 
-/// Serves one connection from accept to close. Never panics on peer input.
+/// Serves one connection from accept to the 101, then hands it to its handler's own task
+/// ([`DynHandler::spawn_transfer`]). Never panics on peer input.
 ///
-/// The handshake and the closing phase are boxed: a task's size is fixed when it is
-/// spawned and is the largest of its states, so keeping them out of this future is what
-/// lets an idle connection cost only the open-phase state.
+/// The handshake's state lives in this task only, so it is gone once the connection is
+/// open: an idle connection pays for the transfer task alone.
 pub(crate) async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
-    let Some((mut ws, handler)) = Box::pin(open(stream, peer, shared)).await else { return };
-    if let Err(payload) = CatchUnwind::new(handler.transfer_data(&mut ws)).await {
-        // A broken handler: the peer gets 1011 (RFC 6455 §7.4.1, "unexpected condition").
-        tracing::error!(%peer, resource = %ws.resource(), "handler panicked in transfer_data: {}", panic_message(&*payload));
-        let _ = ws.start_close(Some(1011), "");
+    if let Some((ws, handler)) = open(stream, peer, shared).await {
+        handler.spawn_transfer(ws);
     }
-    Box::pin(ws.finish_after_handler()).await;
 }
 
 /// Reads, routes and answers the opening handshake; returns the open socket and its

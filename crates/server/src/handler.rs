@@ -7,7 +7,8 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
 
 use rustls::pki_types::CertificateDer;
 
@@ -17,6 +18,7 @@ use wshd_proto::handshake::{
 };
 
 use crate::transport::Transport;
+use crate::unwind::{CatchUnwind, panic_message};
 use crate::websocket::{HandlerState, WebSocket};
 
 /// A future a [`DynHandler`] returns.
@@ -63,6 +65,20 @@ pub trait DynHandler: Send + Sync + 'static {
     fn transfer_data<'a>(&'a self, ws: &'a mut WebSocket) -> BoxFuture<'a, ()>;
     /// See [`Handler::passive_closing_handshake`].
     fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String);
+
+    /// Runs the transfer phase of a connection that just opened on a task of its own:
+    /// [`DynHandler::transfer_data`], then the end of the connection. This default boxes
+    /// the handler's future; the implementation every [`Handler`] gets keeps it inside
+    /// the task, so that an idle connection's task is one allocation, sized for its
+    /// handler.
+    fn spawn_transfer(self: Arc<Self>, mut ws: WebSocket) {
+        tokio::spawn(async move {
+            let outcome = CatchUnwind::new(self.transfer_data(&mut ws)).await;
+            after_transfer(&mut ws, outcome);
+            // Boxed: only a closing connection needs this state, not every idle one.
+            Box::pin(ws.finish_after_handler()).await;
+        });
+    }
 }
 
 impl<H: Handler> DynHandler for H {
@@ -79,6 +95,26 @@ impl<H: Handler> DynHandler for H {
 
     fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
         Handler::passive_closing_handshake(self, code, reason)
+    }
+
+    fn spawn_transfer(self: Arc<Self>, mut ws: WebSocket) {
+        tokio::spawn(async move {
+            let outcome = {
+                let transfer = pin!(Handler::transfer_data(&*self, &mut ws));
+                CatchUnwind::new(transfer).await
+            };
+            after_transfer(&mut ws, outcome);
+            Box::pin(ws.finish_after_handler()).await;
+        });
+    }
+}
+
+/// After a handler's `transfer_data`: a panic is logged and answered with 1011 (RFC 6455
+/// §7.4.1, "unexpected condition"). `WebSocket::finish_after_handler` comes next.
+fn after_transfer(ws: &mut WebSocket, outcome: Result<(), Box<dyn std::any::Any + Send>>) {
+    if let Err(payload) = outcome {
+        tracing::error!(peer = %ws.peer_addr(), resource = %ws.resource(), "handler panicked in transfer_data: {}", panic_message(&*payload));
+        let _ = ws.start_close(Some(1011), "");
     }
 }
 

@@ -2,7 +2,8 @@
 //! 1011 close and a log line, not a silently dropped socket.
 //!
 //! [`CatchUnwind`] polls the wrapped future inside `std::panic::catch_unwind`. It is not a
-//! general-purpose utility: only the accept path uses it, around handler hooks.
+//! general-purpose utility: only handler hooks run inside it (the extra handshake in
+//! `accept`, the transfer phase in `handler`).
 
 use std::any::Any;
 use std::future::Future;
@@ -11,7 +12,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// A future that resolves to `Err(panic payload)` if the inner future panics. It takes
-/// an `Unpin` future (handler hooks return boxed ones), so it adds no allocation.
+/// an `Unpin` future (a boxed hook, or one pinned in place), so it adds no allocation.
 pub(crate) struct CatchUnwind<F>(F);
 
 impl<F: Future + Unpin> CatchUnwind<F> {

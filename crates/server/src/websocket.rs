@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
 use wshd_proto::{Connection, Ending, Event, MessageKind, State};
 
@@ -44,6 +44,24 @@ pub enum Message {
     Text(String),
     /// A binary message.
     Binary(Vec<u8>),
+}
+
+impl Message {
+    /// Text or binary.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Text(_) => MessageKind::Text,
+            Message::Binary(_) => MessageKind::Binary,
+        }
+    }
+
+    /// The payload.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(t) => t.as_bytes(),
+            Message::Binary(b) => b,
+        }
+    }
 }
 
 /// One piece of what the peer sent, as returned by [`WebSocket::recv_frame`].
@@ -131,6 +149,35 @@ pub struct Detached {
     pub linger: Duration,
 }
 
+/// In a receive call: the frame its poll function found, or else the call's return: the
+/// error, or `Ok(None)` once the transport is closed at the end of the connection. A macro
+/// rather than an async helper, so that only an ending connection carries the (boxed)
+/// future of `WebSocket::end`, not every waiting receive.
+macro_rules! found {
+    ($ws:expr, $next:expr) => {
+        'found: {
+            // Out of the `match` before the await: a scrutinee kept across it would
+            // hold a whole `Next` in every waiting future.
+            let ending = match $next {
+                Next::Frame(frame) => break 'found frame,
+                Next::Failed(e) => return Err(e),
+                Next::End(result) => result,
+            };
+            Box::pin($ws.end(ending)).await?;
+            return Ok(None);
+        }
+    };
+}
+
+/// What [`WebSocket::poll_next_frame`] found.
+enum Next {
+    Frame(Frame),
+    /// The connection is over: close the transport, then report this.
+    End(Result<(), Error>),
+    /// A failed read or write, or a call after the end.
+    Failed(Error),
+}
+
 /// Timeouts the driver applies around the core.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Timing {
@@ -146,8 +193,9 @@ pub struct WebSocket {
     timing: Timing,
     /// The handler whose passive closing hook answers the peer's close (server side).
     handler: Option<Arc<dyn DynHandler>>,
-    /// A message being assembled by [`WebSocket::recv`].
-    partial: Option<(MessageKind, Vec<u8>)>,
+    /// A message being assembled by [`WebSocket::recv`] (boxed: rare, and every idle
+    /// connection would pay for it inline).
+    partial: Option<Box<(MessageKind, Vec<u8>)>>,
     /// Set once a terminal result (`Ok(None)` or an error) has been returned.
     finished: bool,
     /// The caller answers the peer's close itself (see `set_manual_close_reply`).
@@ -341,18 +389,21 @@ impl WebSocket {
     /// closed the connection: its close frame has then been answered (through the
     /// handler's passive closing hook on the server side) and the transport closed.
     pub async fn recv(&mut self) -> Result<Option<Message>, Error> {
-        loop {
-            let Some(frame) = self.recv_message_or_control().await? else { return Ok(None) };
-            let Frame::Data { kind, data, .. } = frame else { continue };
-            return Ok(Some(match kind {
-                MessageKind::Binary => Message::Binary(data),
-                // The core validated the whole message as UTF-8; this cannot fail.
-                MessageKind::Text => Message::Text(
-                    String::from_utf8(data)
-                        .map_err(|_| Error::Protocol(wshd_proto::ProtocolError::InvalidUtf8))?,
-                ),
-            }));
-        }
+        // The receive calls wait in poll functions over `self`, so an idle connection's
+        // future holds little more than a reference; only the end of the connection is a
+        // future of its own, boxed (see `found!`).
+        let Frame::Data { kind, data, .. } = found!(self, poll_fn(|cx| self.poll_recv(cx)).await)
+        else {
+            unreachable!("poll_recv returns data frames only");
+        };
+        Ok(Some(match kind {
+            MessageKind::Binary => Message::Binary(data),
+            // The core validated the whole message as UTF-8; this cannot fail.
+            MessageKind::Text => Message::Text(
+                String::from_utf8(data)
+                    .map_err(|_| Error::Protocol(wshd_proto::ProtocolError::InvalidUtf8))?,
+            ),
+        }))
     }
 
     /// Receives the next whole message (as a [`Frame::Data`] with `fin` set) or the next
@@ -360,23 +411,7 @@ impl WebSocket {
     /// want pings and pongs. The core reassembles fragments into one buffer, so a
     /// fragmented message is copied once.
     pub async fn recv_message_or_control(&mut self) -> Result<Option<Frame>, Error> {
-        self.conn.set_whole_messages(true);
-        loop {
-            let Some(frame) = self.next_frame().await? else { return Ok(None) };
-            let Frame::Data { kind, data, fin } = frame else { return Ok(Some(frame)) };
-            let (kind, data) = match self.partial.take() {
-                None => (kind, data),
-                Some((kind, mut head)) => {
-                    self.conn.limits().append_to_message(&mut head, &data);
-                    (kind, head)
-                }
-            };
-            if !fin {
-                self.partial = Some((kind, data));
-                continue;
-            }
-            return Ok(Some(Frame::Data { kind, data, fin: true }));
-        }
+        Ok(Some(found!(self, poll_fn(|cx| self.poll_message_or_control(cx)).await)))
     }
 
     /// Receives the next piece of what the peer sent: a data fragment, a ping or a pong.
@@ -385,28 +420,68 @@ impl WebSocket {
     /// A message partly assembled by an earlier `recv` is returned first, as one piece.
     pub async fn recv_frame(&mut self) -> Result<Option<Frame>, Error> {
         self.conn.set_whole_messages(false);
-        if let Some((kind, data)) = self.partial.take() {
+        if let Some(partial) = self.partial.take() {
+            let (kind, data) = *partial;
             return Ok(Some(Frame::Data { kind, data, fin: false }));
         }
-        self.next_frame().await
+        Ok(Some(found!(self, poll_fn(|cx| self.poll_next_frame(cx)).await)))
     }
 
-    async fn next_frame(&mut self) -> Result<Option<Frame>, Error> {
+    /// The next frame of any kind, for [`WebSocket::wait_closed`].
+    async fn recv_any(&mut self) -> Result<Option<Frame>, Error> {
+        Ok(Some(found!(self, poll_fn(|cx| self.poll_next_frame(cx)).await)))
+    }
+
+    /// [`WebSocket::recv`]: the next whole data message, control frames skipped.
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
+        loop {
+            match ready!(self.poll_message_or_control(cx)) {
+                Next::Frame(Frame::Ping(_) | Frame::Pong(_) | Frame::Close(..)) => continue,
+                found => return Poll::Ready(found),
+            }
+        }
+    }
+
+    /// [`WebSocket::recv_message_or_control`]: fragments are joined into one message.
+    fn poll_message_or_control(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
+        self.conn.set_whole_messages(true);
+        loop {
+            let (kind, data, fin) = match ready!(self.poll_next_frame(cx)) {
+                Next::Frame(Frame::Data { kind, data, fin }) => (kind, data, fin),
+                found => return Poll::Ready(found),
+            };
+            let (kind, data) = match self.partial.take() {
+                None => (kind, data),
+                Some(partial) => {
+                    let (kind, mut head) = *partial;
+                    self.conn.limits().append_to_message(&mut head, &data);
+                    (kind, head)
+                }
+            };
+            if !fin {
+                self.partial = Some(Box::new((kind, data)));
+                continue;
+            }
+            return Poll::Ready(Next::Frame(Frame::Data { kind, data, fin: true }));
+        }
+    }
+
+    fn poll_next_frame(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         if self.finished {
-            return Err(Error::Closed);
+            return Poll::Ready(Next::Failed(Error::Closed));
         }
         loop {
             match self.conn.next_event() {
                 Some(Ok(Event::Data { kind, data, fin })) => {
-                    return Ok(Some(Frame::Data { kind, data, fin }));
+                    return Poll::Ready(Next::Frame(Frame::Data { kind, data, fin }));
                 }
-                Some(Ok(Event::Ping(p))) => return Ok(Some(Frame::Ping(p))),
-                Some(Ok(Event::Pong(p))) => return Ok(Some(Frame::Pong(p))),
+                Some(Ok(Event::Ping(p))) => return Poll::Ready(Next::Frame(Frame::Ping(p))),
+                Some(Ok(Event::Pong(p))) => return Poll::Ready(Next::Frame(Frame::Pong(p))),
                 Some(Ok(Event::Close(code))) => {
                     if self.manual_close_reply && self.conn.state() == State::CloseReceived {
                         let (code, reason) =
                             code.map_or((None, String::new()), |(c, r)| (Some(c), r));
-                        return Ok(Some(Frame::Close(code, reason)));
+                        return Poll::Ready(Next::Frame(Frame::Close(code, reason)));
                     }
                     if self.conn.state() == State::CloseReceived {
                         let (code, reason) = self.passive_close_reply(code.as_ref());
@@ -415,11 +490,11 @@ impl WebSocket {
                             let _ = self.conn.close(None, "", Instant::now().into_std());
                         }
                     }
-                    return self.end(Ok(None)).await;
+                    return Poll::Ready(Next::End(Ok(())));
                 }
                 Some(Err(e)) => {
                     tracing::info!(peer = %self.info.peer_addr, resource = %self.info.resource, code = self.conn.close_code_for(&e).0, "failing connection: {e}");
-                    return self.end(Err(Error::Protocol(e))).await;
+                    return Poll::Ready(Next::End(Err(Error::Protocol(e))));
                 }
                 None => {}
             }
@@ -430,13 +505,17 @@ impl WebSocket {
                         std::io::ErrorKind::UnexpectedEof,
                         "peer closed the transport without a closing handshake",
                     ))),
-                    _ => Ok(None),
+                    _ => Ok(()),
                 };
-                return self.end(result).await;
+                return Poll::Ready(Next::End(result));
             }
-            self.flush().await?;
+            if let Err(e) = ready!(self.poll_flush_queue(cx)) {
+                return Poll::Ready(Next::Failed(e));
+            }
             self.conn.release_idle_buffers();
-            self.read_or_timeout().await?;
+            if let Err(e) = ready!(self.poll_read_or_timeout(cx)) {
+                return Poll::Ready(Next::Failed(Error::Io(e)));
+            }
         }
     }
 
@@ -452,10 +531,6 @@ impl WebSocket {
     }
 
     /// Waits for input or for the core's next deadline, whichever comes first.
-    async fn read_or_timeout(&mut self) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_read_or_timeout(cx)).await.map_err(Error::Io)
-    }
-
     fn poll_read_or_timeout(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         let triggered = self.shutdown.as_ref().is_some_and(Registration::is_triggered);
         if self.go_away_if_shutting_down(triggered) {
@@ -497,7 +572,7 @@ impl WebSocket {
     }
 
     /// Flushes what is queued, closes the transport, and marks the socket finished.
-    async fn end<T>(&mut self, result: Result<Option<T>, Error>) -> Result<Option<T>, Error> {
+    async fn end(&mut self, result: Result<(), Error>) -> Result<(), Error> {
         self.finished = true;
         self.timer = None;
         let _ = self.flush().await;
@@ -531,7 +606,9 @@ impl WebSocket {
 
     /// Sends a whole text message and writes it out (see [`WebSocket::send`]).
     pub async fn send_text(&mut self, text: &str) -> Result<(), Error> {
-        if self.send_direct(MessageKind::Text, text.as_bytes(), true).await? {
+        if self.takes_direct(text.len())
+            && Box::pin(self.send_direct(MessageKind::Text, text.as_bytes(), true)).await?
+        {
             return Ok(());
         }
         self.conn.send_text(text)?;
@@ -540,25 +617,31 @@ impl WebSocket {
 
     /// Sends a whole binary message and writes it out (see [`WebSocket::send`]).
     pub async fn send_binary(&mut self, data: &[u8]) -> Result<(), Error> {
-        if self.send_direct(MessageKind::Binary, data, true).await? {
+        if self.takes_direct(data.len())
+            && Box::pin(self.send_direct(MessageKind::Binary, data, true)).await?
+        {
             return Ok(());
         }
         self.conn.send_binary(data)?;
         self.flush().await
     }
 
+    /// Whether a payload of `len` bytes goes to [`WebSocket::send_direct`]. Asked before
+    /// that future is made, which is boxed: every send future, and so every idle
+    /// connection's handler future, would otherwise carry its state.
+    fn takes_direct(&self, len: usize) -> bool {
+        len >= DIRECT_SEND_MIN && !self.finished
+    }
+
     /// Writes a large payload behind its frame header without copying it, when the core
     /// allows (see `Connection::send_data_unbuffered`); `false` when the caller must
-    /// queue it as usual.
+    /// queue it as usual. Only for payloads [`WebSocket::takes_direct`] accepts.
     async fn send_direct(
         &mut self,
         kind: MessageKind,
         data: &[u8],
         fin: bool,
     ) -> Result<bool, Error> {
-        if data.len() < DIRECT_SEND_MIN || self.finished {
-            return Ok(false);
-        }
         // Queued bytes go first (and a pending shutdown's close, which ends sending).
         self.flush().await?;
         let Some(head) = self.conn.send_data_unbuffered(kind, data.len(), fin)? else {
@@ -590,7 +673,7 @@ impl WebSocket {
         data: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
-        if self.send_direct(kind, data, fin).await? {
+        if self.takes_direct(data.len()) && Box::pin(self.send_direct(kind, data, fin)).await? {
             return Ok(());
         }
         self.conn.send_data(kind, data, fin)?;
@@ -604,12 +687,11 @@ impl WebSocket {
     /// mark. An echo loop that feeds its replies therefore answers a burst of messages
     /// with one write.
     pub async fn feed(&mut self, message: &Message) -> Result<(), Error> {
-        let (kind, data) = match message {
-            Message::Text(t) => (MessageKind::Text, t.as_bytes()),
-            Message::Binary(b) => (MessageKind::Binary, b.as_slice()),
-        };
-        // A payload this large would be written at once anyway: skip the copy.
-        if self.send_direct(kind, data, true).await? {
+        // A payload this large would be written at once anyway: skip the copy. (The
+        // arguments are computed inside the call, so no local outlives the await.)
+        if self.takes_direct(message.as_bytes().len())
+            && Box::pin(self.send_direct(message.kind(), message.as_bytes(), true)).await?
+        {
             return Ok(());
         }
         self.queue(message)?;
@@ -664,18 +746,22 @@ impl WebSocket {
 
     /// Writes out everything queued (and, once the server is shutting down, a 1001 close).
     pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_flush_queue(cx)).await
+    }
+
+    fn poll_flush_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let triggered = self.shutdown.as_ref().is_some_and(Registration::is_triggered);
         self.go_away_if_shutting_down(triggered);
         while !self.conn.data_to_send().is_empty() {
-            let n = self.io.write(self.conn.data_to_send()).await?;
+            let n = ready!(Pin::new(&mut self.io).poll_write(cx, self.conn.data_to_send()))?;
             if n == 0 {
-                return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
+                return Poll::Ready(Err(Error::Io(std::io::ErrorKind::WriteZero.into())));
             }
             self.conn.advance_sent(n);
         }
         // A no-op on TCP; on TLS it writes out records rustls still holds.
-        self.io.flush().await?;
-        Ok(())
+        ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+        Poll::Ready(Ok(()))
     }
 
     /// Starts the closing handshake (or answers the peer's close) and waits for it to end.
@@ -696,7 +782,7 @@ impl WebSocket {
     /// Runs the connection until the closing handshake ends, discarding incoming data.
     pub async fn wait_closed(&mut self) -> Result<(), Error> {
         loop {
-            match self.next_frame().await {
+            match self.recv_any().await {
                 Ok(Some(_)) => continue,
                 Ok(None) | Err(Error::Closed) => return Ok(()),
                 Err(e) => return Err(e),
