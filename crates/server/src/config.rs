@@ -25,7 +25,9 @@ pub struct Config {
     pub close_timeout: Duration,
     /// Time to wait for the peer to close TCP after we shut down our side, reading and
     /// discarding what it still sends (default 2 s). This keeps a final close frame or
-    /// error response from being destroyed by a TCP reset.
+    /// error response from being destroyed by a TCP reset. Not used after a completed
+    /// closing handshake on plain TCP: the peer then has nothing left to send, and the
+    /// socket is closed at once.
     pub linger_timeout: Duration,
     /// Send a ping after this long without receiving anything (default: off).
     pub ping_interval: Option<Duration>,
