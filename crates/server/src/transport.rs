@@ -44,6 +44,20 @@ impl Transport {
         }
     }
 
+    /// Hands `data` to the kernel to go out with the FIN of the close that follows, in one
+    /// segment (Linux: `send` with `MSG_MORE`, which holds it until then). Returns the
+    /// bytes taken: 0 on TLS, elsewhere than Linux, or when the socket would block; the
+    /// caller writes what is left as usual. Only for the last bytes before a close.
+    pub(crate) fn send_before_close(&self, data: &[u8]) -> usize {
+        #[cfg(target_os = "linux")]
+        if let Transport::Tcp(s) = self {
+            use rustix::net::{SendFlags, send};
+            return send(s, data, SendFlags::MORE | SendFlags::DONTWAIT).unwrap_or(0);
+        }
+        let _ = data;
+        0
+    }
+
     /// Whether the bytes travel over TLS.
     pub(crate) fn is_tls(&self) -> bool {
         matches!(self, Transport::Tls(_))

@@ -575,8 +575,15 @@ impl WebSocket {
     async fn end(&mut self, result: Result<(), Error>) -> Result<(), Error> {
         self.finished = true;
         self.timer = None;
+        let clean =
+            self.conn.ending() == Some(&Ending::Clean) && matches!(self.io, Transport::Tcp(_));
+        if clean {
+            // Our close frame, if still unsent, leaves in one segment with the FIN.
+            let n = self.io.send_before_close(self.conn.data_to_send());
+            self.conn.advance_sent(n);
+        }
         let _ = self.flush().await;
-        if self.conn.ending() == Some(&Ending::Clean) && matches!(self.io, Transport::Tcp(_)) {
+        if clean {
             // Both close frames were exchanged, so the peer has nothing more to send and
             // closing now cannot turn into a reset that loses our close frame. The server
             // closes the TCP connection first (RFC 6455 §7.1.1), without the shutdown and
