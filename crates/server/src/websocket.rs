@@ -30,8 +30,10 @@ use crate::transport::{Transport, linger_close};
 /// into the send queue (when uncompressed, on the server side).
 pub const DIRECT_SEND_MIN: usize = 16 * 1024;
 
-/// Bytes read from the socket per call; the buffer is shared by all connections of a thread.
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read from the socket per call; the buffer is shared by all connections of a
+/// thread. Larger than a 64 KiB message and its header, so that such a message, once it
+/// has arrived, takes one read instead of two.
+const READ_CHUNK: usize = 256 * 1024;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
