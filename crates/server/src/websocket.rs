@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
-use wshd_proto::{Connection, Ending, Event, MessageKind, State};
+use wshd_proto::{Connection, Ending, Event, MessageKind, ProtocolError, State};
 
 use crate::error::Error;
 use crate::handler::DynHandler;
@@ -171,9 +171,9 @@ macro_rules! found {
     };
 }
 
-/// What [`WebSocket::poll_next_frame`] found.
-enum Next {
-    Frame(Frame),
+/// What a receive poll function found: a frame (or, for `recv`, a message) or the end.
+enum Next<T = Frame> {
+    Frame(T),
     /// The connection is over: close the transport, then report this.
     End(Result<(), Error>),
     /// A failed read or write, or a call after the end.
@@ -394,18 +394,7 @@ impl WebSocket {
         // The receive calls wait in poll functions over `self`, so an idle connection's
         // future holds little more than a reference; only the end of the connection is a
         // future of its own, boxed (see `found!`).
-        let Frame::Data { kind, data, .. } = found!(self, poll_fn(|cx| self.poll_recv(cx)).await)
-        else {
-            unreachable!("poll_recv returns data frames only");
-        };
-        Ok(Some(match kind {
-            MessageKind::Binary => Message::Binary(data),
-            // The core validated the whole message as UTF-8; this cannot fail.
-            MessageKind::Text => Message::Text(
-                String::from_utf8(data)
-                    .map_err(|_| Error::Protocol(wshd_proto::ProtocolError::InvalidUtf8))?,
-            ),
-        }))
+        Ok(Some(found!(self, poll_fn(|cx| self.poll_recv(cx)).await)))
     }
 
     /// Receives the next whole message (as a [`Frame::Data`] with `fin` set) or the next
@@ -435,12 +424,22 @@ impl WebSocket {
     }
 
     /// [`WebSocket::recv`]: the next whole data message, control frames skipped.
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Next<Message>> {
         loop {
-            match ready!(self.poll_message_or_control(cx)) {
+            let (kind, data) = match ready!(self.poll_message_or_control(cx)) {
+                Next::Frame(Frame::Data { kind, data, .. }) => (kind, data),
                 Next::Frame(Frame::Ping(_) | Frame::Pong(_) | Frame::Close(..)) => continue,
-                found => return Poll::Ready(found),
-            }
+                Next::End(result) => return Poll::Ready(Next::End(result)),
+                Next::Failed(e) => return Poll::Ready(Next::Failed(e)),
+            };
+            return Poll::Ready(match kind {
+                MessageKind::Binary => Next::Frame(Message::Binary(data)),
+                // The core validated the whole message as UTF-8; this cannot fail.
+                MessageKind::Text => match String::from_utf8(data) {
+                    Ok(text) => Next::Frame(Message::Text(text)),
+                    Err(_) => Next::Failed(Error::Protocol(ProtocolError::InvalidUtf8)),
+                },
+            });
         }
     }
 
@@ -746,7 +745,7 @@ impl WebSocket {
         use tokio::io::AsyncReadExt;
         let max = self.conn.limits().max_message_size;
         if len > max {
-            return Err(Error::Protocol(wshd_proto::ProtocolError::MessageTooLarge { max }));
+            return Err(Error::Protocol(ProtocolError::MessageTooLarge { max }));
         }
         let mut buf = Vec::with_capacity(len.min(64 * 1024));
         (&mut self.io).take(len as u64).read_to_end(&mut buf).await?;

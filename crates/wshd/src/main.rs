@@ -101,6 +101,10 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     result
 }
 
+/// How long `--processes` waits for each worker to listen (starting one loads its Python
+/// handlers) before giving up on the start.
+const WORKER_START_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Listens on every address of `-H` (one port for all: the first bound one when `-p 0`),
 /// as pywebsocket does, and serves until SIGTERM or SIGINT, then shuts down gracefully.
 async fn serve(
@@ -124,9 +128,7 @@ async fn serve(
         match Server::bind(addr, router.clone(), config.clone()).await {
             Ok(server) => {
                 let server = server.with_shutdown(shutdown.clone());
-                let bound = server.local_addr()?;
-                port = bound.port();
-                println!("listening on {bound}");
+                port = server.local_addr()?.port();
                 servers.push(server);
             }
             // pywebsocket skips addresses it cannot bind (e.g. IPv4 after a dual-stack
@@ -141,11 +143,14 @@ async fn serve(
         )
         .into());
     }
-    // --processes: the others share the port; a shutdown here is passed on to them.
+    // --processes: the others share the port; a shutdown here is passed on to them. Our
+    // "listening on" comes once they all listen, so whoever waits for it finds every
+    // process accepting.
     let workers = match args.processes {
         1 => None,
         n => {
-            let workers = processes::Workers::start(usize::from(n) - 1, port, start_dir)?;
+            let mut workers = processes::Workers::start(usize::from(n) - 1, port, start_dir)?;
+            workers.wait_listening(WORKER_START_TIMEOUT).await?;
             let (trigger, patience) = (shutdown.clone(), config.shutdown_timeout);
             Some(tokio::spawn(async move {
                 trigger.triggered().await;
@@ -153,6 +158,9 @@ async fn serve(
             }))
         }
     };
+    for server in &servers {
+        println!("listening on {}", server.local_addr()?);
+    }
     let tasks: Vec<_> = servers.into_iter().map(|s| tokio::spawn(s.run())).collect();
     for task in tasks {
         task.await??;

@@ -4,7 +4,8 @@
 //!
 //! The first process binds (learning the port when `-p 0`), then starts N-1 copies of
 //! itself with the same command line plus `--processes 1 --reuse-port -p PORT`, from the
-//! directory it was started in. The kernel spreads new connections over the processes.
+//! directory it was started in, and prints its own `listening on` once every worker has
+//! printed theirs. The kernel spreads new connections over the processes.
 //! On SIGTERM/SIGINT the first process shuts down and passes SIGTERM on to the others,
 //! which close their connections with 1001 themselves; a worker whose parent dies gets
 //! SIGTERM from the kernel. This module only starts and stops processes.
@@ -51,13 +52,50 @@ impl Workers {
                 .current_dir(start_dir)
                 .env(WORKER_ENV, std::process::id().to_string())
                 .stdin(Stdio::null())
-                .stdout(Stdio::null())
+                .stdout(Stdio::piped())
                 .kill_on_drop(true)
                 .spawn()?;
             children.push(child);
         }
         tracing::info!("started {count} worker processes on port {port}");
         Ok(Workers { children })
+    }
+
+    /// Waits until every worker has printed its `listening on` line (so that a script
+    /// that waits for ours finds every process accepting), at most `patience`; then
+    /// keeps their standard output drained. Fails naming the worker that ended or stayed
+    /// silent.
+    pub(crate) async fn wait_listening(&mut self, patience: Duration) -> std::io::Result<()> {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        for child in &mut self.children {
+            let id = child.id();
+            let Some(stdout) = child.stdout.take() else { continue };
+            let mut lines = BufReader::new(stdout).lines();
+            let ready = async {
+                while let Some(line) = lines.next_line().await? {
+                    if line.starts_with("listening on ") {
+                        return Ok(true);
+                    }
+                }
+                Ok::<_, std::io::Error>(false)
+            };
+            match tokio::time::timeout(patience, ready).await {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) | Ok(Err(_)) => {
+                    return Err(std::io::Error::other(format!(
+                        "worker process {id:?} ended before it listened (see its log lines above)"
+                    )));
+                }
+                Err(_) => {
+                    return Err(std::io::Error::other(format!(
+                        "worker process {id:?} was not listening after {patience:?}"
+                    )));
+                }
+            }
+            // Its later lines (another address) go nowhere, and never fill the pipe.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        }
+        Ok(())
     }
 
     /// Passes SIGTERM on and waits for every worker; one still running after `patience`
