@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::PyException;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyString};
 
@@ -45,7 +46,9 @@ impl Stream {
         }
     }
 
-    fn flag(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+    /// `name` comes from `intern!`: these run on every message, and an interned name
+    /// costs neither a new string nor a hash per lookup.
+    fn flag(&self, py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<bool> {
         self.request.bind(py).getattr(name)?.is_truthy()
     }
 
@@ -82,7 +85,7 @@ fn frames(
 impl Stream {
     /// `receive_message` without the opcode bookkeeping.
     fn receive(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if self.flag(py, "client_terminated")? {
+        if self.flag(py, intern!(py, "client_terminated"))? {
             return Err(raise(
                 py,
                 Fault::BadOperation(
@@ -95,8 +98,8 @@ impl Stream {
         loop {
             // pywebsocket: with on_ping_handler set, pings go to it and no pong is sent
             // automatically; on_pong_handler sees every pong.
-            let on_ping = handler_attr(request, "on_ping_handler")?;
-            let on_pong = handler_attr(request, "on_pong_handler")?;
+            let on_ping = handler_attr(request, intern!(py, "on_ping_handler"))?;
+            let on_pong = handler_attr(request, intern!(py, "on_pong_handler"))?;
             let (pings, pongs) = (on_ping.is_some(), on_pong.is_some());
             match py.detach(|| driver.receive(pings, pongs)) {
                 Ok(Received::Text(s)) => return Ok(PyString::new(py, &s).into_any().unbind()),
@@ -115,7 +118,7 @@ impl Stream {
                     request.setattr("ws_close_code", code.unwrap_or(1005))?;
                     request.setattr("ws_close_reason", reason)?;
                     request.setattr("client_terminated", true)?;
-                    if !self.flag(py, "server_terminated")? {
+                    if !self.flag(py, intern!(py, "server_terminated"))? {
                         let (code, reason) = self.passive_reply(py)?;
                         py.detach(|| driver.answer(code, &reason)).map_err(|f| raise(py, f))?;
                         request.setattr("server_terminated", true)?;
@@ -151,7 +154,7 @@ pub(crate) fn exception(py: Python<'_>, class: &str, message: String) -> PyErr {
 /// A callable attribute of the request, or `None` when absent or set to None.
 fn handler_attr<'py>(
     request: &Bound<'py, PyAny>,
-    name: &str,
+    name: &Bound<'py, PyString>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
     match request.getattr(name) {
         Ok(v) if v.is_none() => Ok(None),
@@ -229,7 +232,7 @@ impl Stream {
         end: bool,
         binary: bool,
     ) -> PyResult<()> {
-        if self.flag(py, "server_terminated")? {
+        if self.flag(py, intern!(py, "server_terminated"))? {
             return Err(raise(
                 py,
                 Fault::BadOperation(
@@ -291,7 +294,7 @@ impl Stream {
         reason: Option<String>,
         wait_response: bool,
     ) -> PyResult<()> {
-        if self.flag(py, "server_terminated")? {
+        if self.flag(py, intern!(py, "server_terminated"))? {
             return Ok(());
         }
         let reason = reason.unwrap_or_default();
