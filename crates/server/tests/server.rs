@@ -464,6 +464,25 @@ async fn keepalive_pings_and_closes_1011_when_unanswered() {
     c.expect_eof().await;
 }
 
+/// An idle connection's task holds its `WebSocket` and its handler's future, which waits
+/// in `recv` (or `feed`): their sizes are memory on every idle connection. `recv` was 144
+/// bytes before the receive calls became poll functions over the socket. The bounds are
+/// what rustc 1.95 gives, with a little room; raise one only for a reason.
+#[tokio::test]
+async fn idle_connection_state_stays_small() {
+    let addr = start(Config::default()).await;
+    let (mut ws, _) = connect(addr, None, "/echo", &ClientConfig::default()).await.unwrap();
+    let recv = std::mem::size_of_val(&ws.recv());
+    assert!(recv <= 48, "a waiting recv takes {recv} bytes");
+    let frame = std::mem::size_of_val(&ws.recv_frame());
+    assert!(frame <= 48, "a waiting recv_frame takes {frame} bytes");
+    let message = Message::Binary(vec![1]);
+    let feed = std::mem::size_of_val(&ws.feed(&message));
+    assert!(feed <= 80, "a feed takes {feed} bytes");
+    let socket = std::mem::size_of::<WebSocket>();
+    assert!(socket <= 512, "a WebSocket takes {socket} bytes");
+}
+
 #[tokio::test]
 async fn client_echo_of_text_binary_fragments_and_a_large_message() {
     let addr = start(Config::default()).await;
