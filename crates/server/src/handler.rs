@@ -3,7 +3,8 @@
 //! [`Handler`] is what users implement. [`DynHandler`] is its object-safe form, which the
 //! [`crate::Router`] stores; every `Handler` is a `DynHandler` through a blanket impl.
 //! [`HandshakeRequest`] is what the extra handshake sees and may change, and
-//! [`Rejection`] is how it refuses. This module does not run handlers; `accept` does.
+//! [`Rejection`] is how it refuses. `accept` runs the extra handshake; the transfer phase
+//! runs on a task of its own, which [`DynHandler::spawn_transfer`] starts.
 
 use std::future::Future;
 use std::net::SocketAddr;
