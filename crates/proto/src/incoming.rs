@@ -18,7 +18,10 @@ use crate::config::Limits;
 use crate::connection::{Event, MessageKind};
 use crate::deflate::{Decompressor, InflateError};
 use crate::error::ProtocolError;
-use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, mask::apply_mask};
+use crate::frame::{
+    FrameHeader, MAX_HEADER_LEN, OpCode,
+    mask::{apply_mask, extend_masked},
+};
 use crate::utf8::Utf8Validator;
 
 pub(crate) type Queue = VecDeque<Result<Event, ProtocolError>>;
@@ -285,9 +288,11 @@ impl Incoming {
                 return take;
             }
         } else {
-            frame.buf.extend_from_slice(&data[..take]);
-            if let Some(key) = frame.mask {
-                apply_mask(&mut frame.buf[start..], key, frame.offset as usize);
+            match frame.mask {
+                Some(key) => {
+                    extend_masked(&mut frame.buf, &data[..take], key, frame.offset as usize)
+                }
+                None => frame.buf.extend_from_slice(&data[..take]),
             }
         }
         let frame = self.frame.as_mut().expect("payload without a frame");

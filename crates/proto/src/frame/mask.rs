@@ -32,10 +32,30 @@ pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) {
 }
 
 /// Copies `src` to the end of `out`, masked, as if `src[0]` sat at payload byte `offset`.
+///
+/// A large `src` goes block by block through a buffer on the stack, which stays in L1:
+/// the masking is done while copying, instead of a second pass over `out` after the
+/// copy. A small one is copied and masked in place (it is in L1 anyway, and the block
+/// would cost more to set up than it saves).
 pub fn extend_masked(out: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: usize) {
-    let start = out.len();
-    out.extend_from_slice(src);
-    apply_mask(&mut out[start..], key, offset);
+    const BLOCK: usize = 4096;
+    if src.len() < BLOCK {
+        let start = out.len();
+        out.extend_from_slice(src);
+        apply_mask(&mut out[start..], key, offset);
+        return;
+    }
+    out.reserve(src.len());
+    let mut block = [0u8; BLOCK];
+    let mut at = offset;
+    for piece in src.chunks(BLOCK) {
+        let block = &mut block[..piece.len()];
+        block.copy_from_slice(piece);
+        apply_mask(block, key, at);
+        out.extend_from_slice(block);
+        // BLOCK is a multiple of 4, so only the last piece's length can shift the key.
+        at += piece.len();
+    }
 }
 
 fn rotate(key: [u8; 4], offset: usize) -> [u8; 4] {
@@ -61,6 +81,22 @@ mod tests {
                     apply_mask_bytewise(&mut slow, key, offset);
                     assert_eq!(fast, slow, "align {align} len {len} offset {offset}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn rfc6455_5_3_extend_masked_matches_bytewise_around_its_block_size() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let data: Vec<u8> = (0..9000u32).map(|i| (i * 7 + 3) as u8).collect();
+        for len in [0, 1, 4095, 4096, 4097, 8191, 8192, 8193, 9000] {
+            for offset in 0..4 {
+                let mut out = vec![0xee; 3];
+                extend_masked(&mut out, &data[..len], key, offset);
+                let mut slow = data[..len].to_vec();
+                apply_mask_bytewise(&mut slow, key, offset);
+                assert_eq!(&out[..3], &[0xee; 3], "len {len} offset {offset}");
+                assert_eq!(&out[3..], &slow[..], "len {len} offset {offset}");
             }
         }
     }
