@@ -141,6 +141,9 @@ impl FrameHead {
     }
 }
 
+/// Where a client's masking keys come from.
+struct ClientMasks(Box<dyn MaskSource>);
+
 /// What the closing handshake has seen so far.
 #[derive(Debug, Default)]
 struct Closing {
@@ -166,7 +169,8 @@ pub struct Connection {
     /// Boxed, like `keepalive`: most connections never use it, and every byte here is
     /// paid by every idle connection.
     deflate: Option<Box<Outgoing>>,
-    masks: Option<Box<dyn MaskSource>>,
+    /// Client side only; a thin pointer, since every server connection carries the field.
+    masks: Option<Box<ClientMasks>>,
     auto_pong: bool,
     close_timeout: Option<Duration>,
     /// Boxed, and made only once the closing handshake begins.
@@ -196,10 +200,10 @@ impl Connection {
 
     /// A client-side connection, masking each frame with a key from `masks`.
     pub fn client(limits: Limits, masks: Box<dyn MaskSource>) -> Self {
-        Self::new(Role::Client, limits, Some(masks))
+        Self::new(Role::Client, limits, Some(Box::new(ClientMasks(masks))))
     }
 
-    fn new(role: Role, limits: Limits, masks: Option<Box<dyn MaskSource>>) -> Self {
+    fn new(role: Role, limits: Limits, masks: Option<Box<ClientMasks>>) -> Self {
         Connection {
             role,
             state: State::Open,
@@ -556,7 +560,7 @@ impl Connection {
     }
 
     fn write_frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) {
-        let mask = self.masks.as_mut().map(|m| m.next_mask());
+        let mask = self.masks.as_mut().map(|m| m.0.next_mask());
         let header =
             FrameHeader { fin, rsv, opcode: opcode as u8, mask, payload_len: payload.len() as u64 };
         self.out.reserve(payload.len() + 14);

@@ -49,9 +49,11 @@ enum Inflate {
     /// No compression extension: RSV1 is a violation.
     Off,
     /// permessage-deflate: RSV1 on a message's first frame compresses the whole message.
-    PerMessage(Decompressor),
+    /// (The decompressors are boxed: most connections have none, and this field is in
+    /// every connection's state.)
+    PerMessage(Box<Decompressor>),
     /// deflate-frame: RSV1 on any data frame compresses that frame alone.
-    PerFrame(Decompressor),
+    PerFrame(Box<Decompressor>),
 }
 
 #[derive(Debug)]
@@ -99,6 +101,7 @@ impl Incoming {
     /// Inflates frames marked with RSV1 from now on: per message (permessage-deflate) or,
     /// with `per_frame`, frame by frame (deflate-frame).
     pub(crate) fn set_decompressor(&mut self, decompressor: Decompressor, per_frame: bool) {
+        let decompressor = Box::new(decompressor);
         self.inflate = if per_frame {
             Inflate::PerFrame(decompressor)
         } else {

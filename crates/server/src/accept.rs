@@ -28,7 +28,7 @@ use crate::listener::Shared;
 use crate::target::{self, Target};
 use crate::transport::{Transport, linger_close};
 use crate::unwind::{CatchUnwind, panic_message};
-use crate::websocket::{Info, Timing, WebSocket};
+use crate::websocket::{Info, WebSocket};
 
 /// Serves one connection from accept to the 101, then hands it to its handler's own task
 /// ([`DynHandler::spawn_transfer`]). Never panics on peer input.
@@ -208,8 +208,7 @@ async fn open(
     conn.receive_data(&leftover);
     drop(leftover);
     let info = Info::new(target, accept.protocol, accept.extensions, state, peer);
-    let timing = Timing { linger: cfg.linger_timeout, write_high_water: cfg.write_high_water };
-    let mut ws = WebSocket::new(io, conn, info, timing, Some(handler.clone()));
+    let mut ws = WebSocket::new(io, conn, info, shared.timing.clone(), Some(handler.clone()));
     ws.set_shutdown(shared.shutdown.register());
     Some((ws, handler))
 }

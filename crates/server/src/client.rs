@@ -246,7 +246,7 @@ async fn handshake(
         None,
         addr,
     );
-    let timing = Timing { linger: Duration::from_secs(2), write_high_water: 64 * 1024 };
+    let timing = Arc::new(Timing { linger: Duration::from_secs(2), write_high_water: 64 * 1024 });
     Ok((WebSocket::new(io, conn, info, timing, None), accepted))
 }
 

@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpSocket};
 use crate::config::Config;
 use crate::router::Router;
 use crate::shutdown::Shutdown;
+use crate::websocket::Timing;
 
 /// What every connection task shares.
 pub(crate) struct Shared {
@@ -27,6 +28,8 @@ pub(crate) struct Shared {
     /// The HTTP side: document root, CGI, Basic auth, as checked at bind.
     pub(crate) http: crate::http::Site,
     pub(crate) shutdown: Shutdown,
+    /// The config's linger and write high-water mark, which every WebSocket points to.
+    pub(crate) timing: Arc<Timing>,
 }
 
 /// A bound WebSocket server.
@@ -57,7 +60,8 @@ impl Server {
         }
         socket.bind(addr)?;
         let listener = socket.listen(config.backlog)?;
-        let shared = Arc::new(Shared { router, config, http, shutdown: Shutdown::new() });
+        let timing = Arc::new(Timing::of(&config));
+        let shared = Arc::new(Shared { router, config, http, shutdown: Shutdown::new(), timing });
         Ok(Server { listener, shared })
     }
 
@@ -70,8 +74,8 @@ impl Server {
             // Not reached today (connections clone `shared` only once the server runs).
             None => {
                 let (router, config) = (self.shared.router.clone(), self.shared.config.clone());
-                let http = self.shared.http.clone();
-                self.shared = Arc::new(Shared { router, config, http, shutdown });
+                let (http, timing) = (self.shared.http.clone(), self.shared.timing.clone());
+                self.shared = Arc::new(Shared { router, config, http, shutdown, timing });
             }
         }
         self

@@ -95,7 +95,7 @@ pub type HandlerState = Box<dyn std::any::Any + Send>;
 /// What the handshake settled, kept for the life of the connection.
 #[derive(Debug)]
 pub(crate) struct Info {
-    pub(crate) resource: String,
+    pub(crate) resource: Box<str>,
     /// Subprotocol and extensions, boxed and present only when something was agreed:
     /// most connections have neither, and every idle connection pays for this struct.
     pub(crate) agreed: Option<Box<Agreed>>,
@@ -130,7 +130,7 @@ impl Info {
     ) -> Info {
         let agreed = (protocol.is_some() || extensions.is_some() || state.is_some())
             .then(|| Box::new(Agreed { protocol, extensions, state }));
-        Info { resource, agreed, peer_addr }
+        Info { resource: resource.into_boxed_str(), agreed, peer_addr }
     }
 }
 
@@ -187,12 +187,19 @@ pub(crate) struct Timing {
     pub(crate) write_high_water: usize,
 }
 
+impl Timing {
+    pub(crate) fn of(config: &crate::Config) -> Timing {
+        Timing { linger: config.linger_timeout, write_high_water: config.write_high_water }
+    }
+}
+
 /// An open WebSocket connection, server or client side.
 pub struct WebSocket {
     io: Transport,
     conn: Connection,
     info: Info,
-    timing: Timing,
+    /// Shared by every connection of a server (a pointer here rather than the values).
+    timing: Arc<Timing>,
     /// The handler whose passive closing hook answers the peer's close (server side).
     handler: Option<Arc<dyn DynHandler>>,
     /// A message being assembled by [`WebSocket::recv`] (boxed: rare, and every idle
@@ -219,7 +226,7 @@ impl WebSocket {
         io: Transport,
         conn: Connection,
         info: Info,
-        timing: Timing,
+        timing: Arc<Timing>,
         handler: Option<Arc<dyn DynHandler>>,
     ) -> Self {
         WebSocket {
@@ -704,7 +711,8 @@ impl WebSocket {
         }
         self.queue(message)?;
         if self.conn.data_to_send().len() >= self.timing.write_high_water {
-            self.flush().await?;
+            // The poll function itself, not `flush()`: its future would enlarge this one.
+            poll_fn(|cx| self.poll_flush_queue(cx)).await?;
         }
         Ok(())
     }

@@ -478,9 +478,9 @@ async fn idle_connection_state_stays_small() {
     assert!(frame <= 48, "a waiting recv_frame takes {frame} bytes");
     let message = Message::Binary(vec![1]);
     let feed = std::mem::size_of_val(&ws.feed(&message));
-    assert!(feed <= 80, "a feed takes {feed} bytes");
+    assert!(feed <= 64, "a feed takes {feed} bytes");
     let socket = std::mem::size_of::<WebSocket>();
-    assert!(socket <= 512, "a WebSocket takes {socket} bytes");
+    assert!(socket <= 448, "a WebSocket takes {socket} bytes");
 }
 
 #[tokio::test]
