@@ -144,9 +144,17 @@ impl FrameHead {
 /// Where a client's masking keys come from.
 struct ClientMasks(Box<dyn MaskSource>);
 
-/// What the closing handshake has seen so far.
+impl std::fmt::Debug for ClientMasks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientMasks")
+    }
+}
+
+/// What most connections never need, or need only at their end: a client's mask
+/// source, and what the closing handshake has seen so far.
 #[derive(Debug, Default)]
-struct Closing {
+struct Seldom {
+    masks: Option<ClientMasks>,
     /// The peer's close frame, once received: `Some(None)` for an empty body.
     peer_close: Option<Option<(u16, String)>>,
     /// When our close frame goes unanswered for too long.
@@ -169,12 +177,10 @@ pub struct Connection {
     /// Boxed, like `keepalive`: most connections never use it, and every byte here is
     /// paid by every idle connection.
     deflate: Option<Box<Outgoing>>,
-    /// Client side only; a thin pointer, since every server connection carries the field.
-    masks: Option<Box<ClientMasks>>,
     auto_pong: bool,
     close_timeout: Option<Duration>,
-    /// Boxed, and made only once the closing handshake begins.
-    closing: Option<Box<Closing>>,
+    /// Boxed: made for a client at once, for a server only once closing begins.
+    seldom: Option<Box<Seldom>>,
     keepalive: Option<Box<Keepalive>>,
     /// Close code for reserved bits and reserved opcodes (default 1002).
     unsupported_frame_code: CloseCode,
@@ -195,15 +201,17 @@ impl std::fmt::Debug for Connection {
 impl Connection {
     /// A server-side connection: expects masked frames, sends unmasked ones.
     pub fn server(limits: Limits) -> Self {
-        Self::new(Role::Server, limits, None)
+        Self::new(Role::Server, limits)
     }
 
     /// A client-side connection, masking each frame with a key from `masks`.
     pub fn client(limits: Limits, masks: Box<dyn MaskSource>) -> Self {
-        Self::new(Role::Client, limits, Some(Box::new(ClientMasks(masks))))
+        let mut conn = Self::new(Role::Client, limits);
+        conn.seldom_mut().masks = Some(ClientMasks(masks));
+        conn
     }
 
-    fn new(role: Role, limits: Limits, masks: Option<Box<ClientMasks>>) -> Self {
+    fn new(role: Role, limits: Limits) -> Self {
         Connection {
             role,
             state: State::Open,
@@ -213,10 +221,9 @@ impl Connection {
             sent: 0,
             sending: None,
             deflate: None,
-            masks,
             auto_pong: true,
             close_timeout: Some(Duration::from_secs(10)),
-            closing: None,
+            seldom: None,
             keepalive: None,
             unsupported_frame_code: CloseCode::PROTOCOL_ERROR,
         }
@@ -239,17 +246,23 @@ impl Connection {
 
     /// Why the connection is closed, once it is.
     pub fn ending(&self) -> Option<&Ending> {
-        self.closing.as_ref().and_then(|c| c.ending.as_ref())
+        self.seldom.as_ref().and_then(|c| c.ending.as_ref())
     }
 
     /// The peer's close frame, once received: `Some(None)` for an empty body.
     pub fn peer_close(&self) -> Option<&Option<(u16, String)>> {
-        self.closing.as_ref().and_then(|c| c.peer_close.as_ref())
+        self.seldom.as_ref().and_then(|c| c.peer_close.as_ref())
     }
 
-    /// The closing-handshake record, made on first use.
-    fn closing_mut(&mut self) -> &mut Closing {
-        self.closing.get_or_insert_default()
+    /// The next masking key of a client (kept out of `write_frame`, the server's hot path).
+    #[cold]
+    fn client_mask(&mut self) -> Option<[u8; 4]> {
+        self.seldom.as_mut().and_then(|s| s.masks.as_mut()).map(|m| m.0.next_mask())
+    }
+
+    /// The seldom-used state, made on first use.
+    fn seldom_mut(&mut self) -> &mut Seldom {
+        self.seldom.get_or_insert_default()
     }
 
     /// Whether pings are answered automatically (the default). When off, a ping is only
@@ -376,7 +389,7 @@ impl Connection {
                 self.write_frame(true, 0, OpCode::Pong, &payload);
             }
             Ok(Event::Close(code)) => {
-                self.closing_mut().peer_close = Some(code.clone());
+                self.seldom_mut().peer_close = Some(code.clone());
                 match self.state {
                     State::Open => self.state = State::CloseReceived,
                     State::CloseSent => self.finish(Ending::Clean),
@@ -460,7 +473,7 @@ impl Connection {
             None if kind == MessageKind::Text => OpCode::Text,
             None => OpCode::Binary,
         };
-        if self.masks.is_some() || !self.data_to_send().is_empty() {
+        if self.role == Role::Client || !self.data_to_send().is_empty() {
             return Ok(None);
         }
         let header =
@@ -525,7 +538,7 @@ impl Connection {
         } else {
             self.state = next;
             let deadline = self.close_timeout.map(|t| now + t);
-            self.closing_mut().deadline = deadline;
+            self.seldom_mut().deadline = deadline;
         }
         Ok(())
     }
@@ -548,9 +561,9 @@ impl Connection {
     fn finish(&mut self, ending: Ending) {
         self.state = State::Closed;
         self.keepalive = None;
-        let closing = self.closing_mut();
-        closing.deadline = None;
-        closing.ending.get_or_insert(ending);
+        let seldom = self.seldom_mut();
+        seldom.deadline = None;
+        seldom.ending.get_or_insert(ending);
     }
 
     fn write_close(&mut self, code: Option<u16>, reason: &str) {
@@ -559,8 +572,12 @@ impl Connection {
         self.write_frame(true, 0, OpCode::Close, &payload);
     }
 
+    #[inline]
     fn write_frame(&mut self, fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) {
-        let mask = self.masks.as_mut().map(|m| m.0.next_mask());
+        let mask = match self.role {
+            Role::Server => None,
+            Role::Client => self.client_mask(),
+        };
         let header =
             FrameHeader { fin, rsv, opcode: opcode as u8, mask, payload_len: payload.len() as u64 };
         self.out.reserve(payload.len() + 14);
@@ -618,7 +635,7 @@ impl Connection {
         let keepalive = self.keepalive.as_ref().map(|k| match k.phase {
             KeepalivePhase::Idle(at) | KeepalivePhase::AwaitingPong(at) => at,
         });
-        match (self.closing.as_ref().and_then(|c| c.deadline), keepalive) {
+        match (self.seldom.as_ref().and_then(|c| c.deadline), keepalive) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -629,7 +646,7 @@ impl Connection {
     /// Afterwards the connection may have data to send (a ping, a 1011 close) or be
     /// [`State::Closed`]; check both.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if self.closing.as_ref().and_then(|c| c.deadline).is_some_and(|d| now >= d) {
+        if self.seldom.as_ref().and_then(|c| c.deadline).is_some_and(|d| now >= d) {
             self.events.clear();
             self.finish(Ending::CloseTimedOut);
             return;

@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -99,7 +99,31 @@ pub(crate) struct Info {
     /// Subprotocol and extensions, boxed and present only when something was agreed:
     /// most connections have neither, and every idle connection pays for this struct.
     pub(crate) agreed: Option<Box<Agreed>>,
-    pub(crate) peer_addr: SocketAddr,
+    peer: Peer,
+}
+
+/// The client's address in 16 bytes instead of `SocketAddr`'s 32: an IPv6 address is
+/// boxed (every idle connection pays for this field, most peers are IPv4).
+#[derive(Debug)]
+enum Peer {
+    V4(SocketAddrV4),
+    V6(Box<SocketAddrV6>),
+}
+
+impl Peer {
+    fn new(addr: SocketAddr) -> Peer {
+        match addr {
+            SocketAddr::V4(a) => Peer::V4(a),
+            SocketAddr::V6(a) => Peer::V6(Box::new(a)),
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        match self {
+            Peer::V4(a) => SocketAddr::V4(*a),
+            Peer::V6(a) => SocketAddr::V6(**a),
+        }
+    }
 }
 
 /// The subprotocol and `Sec-WebSocket-Extensions` value of the 101 response, and the
@@ -130,7 +154,7 @@ impl Info {
     ) -> Info {
         let agreed = (protocol.is_some() || extensions.is_some() || state.is_some())
             .then(|| Box::new(Agreed { protocol, extensions, state }));
-        Info { resource: resource.into_boxed_str(), agreed, peer_addr }
+        Info { resource: resource.into_boxed_str(), agreed, peer: Peer::new(peer_addr) }
     }
 }
 
@@ -262,7 +286,7 @@ impl WebSocket {
         if !triggered || self.conn.state() != State::Open {
             return false;
         }
-        tracing::debug!(peer = %self.info.peer_addr, resource = %self.info.resource, "server shutting down: closing with 1001");
+        tracing::debug!(peer = %self.info.peer.addr(), resource = %self.info.resource, "server shutting down: closing with 1001");
         self.conn.close(Some(1001), "server shutting down", Instant::now().into_std()).is_ok()
     }
 
@@ -283,7 +307,7 @@ impl WebSocket {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.info.peer_addr
+        self.info.peer.addr()
     }
 
     /// Whether the connection runs over TLS (`wss://`).
@@ -494,14 +518,14 @@ impl WebSocket {
                     if self.conn.state() == State::CloseReceived {
                         let (code, reason) = self.passive_close_reply(code.as_ref());
                         if let Err(e) = self.conn.close(code, &reason, Instant::now().into_std()) {
-                            tracing::warn!(peer = %self.info.peer_addr, "passive closing handshake chose an invalid close ({e}); answering with an empty close");
+                            tracing::warn!(peer = %self.info.peer.addr(), "passive closing handshake chose an invalid close ({e}); answering with an empty close");
                             let _ = self.conn.close(None, "", Instant::now().into_std());
                         }
                     }
                     return Poll::Ready(Next::End(Ok(())));
                 }
                 Some(Err(e)) => {
-                    tracing::info!(peer = %self.info.peer_addr, resource = %self.info.resource, code = self.conn.close_code_for(&e).0, "failing connection: {e}");
+                    tracing::info!(peer = %self.info.peer.addr(), resource = %self.info.resource, code = self.conn.close_code_for(&e).0, "failing connection: {e}");
                     return Poll::Ready(Next::End(Err(Error::Protocol(e))));
                 }
                 None => {}

@@ -480,7 +480,7 @@ async fn idle_connection_state_stays_small() {
     let feed = std::mem::size_of_val(&ws.feed(&message));
     assert!(feed <= 64, "a feed takes {feed} bytes");
     let socket = std::mem::size_of::<WebSocket>();
-    assert!(socket <= 448, "a WebSocket takes {socket} bytes");
+    assert!(socket <= 416, "a WebSocket takes {socket} bytes");
 }
 
 #[tokio::test]
