@@ -1,7 +1,8 @@
 //! One accepted TCP connection: read the request head, check Basic auth, route it, run
-//! the opening handshake, and hand the open WebSocket to its handler's task. A path without a WebSocket handler goes
-//! to `http` (static files, CGI) when there is a document root; the connection may then
-//! stay open for further requests, any of which may be a WebSocket handshake.
+//! the opening handshake, and hand the open WebSocket to its handler's task. A path
+//! without a WebSocket handler goes to `http` (static files, CGI) when there is a
+//! document root; the connection may then stay open for further requests, any of which
+//! may be a WebSocket handshake.
 //!
 //! Every refusal is an HTTP status with a log line: 401 without the Basic credential, 400
 //! for a malformed or non-WebSocket request to a handled path, 404 for a path without a

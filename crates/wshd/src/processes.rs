@@ -62,9 +62,9 @@ impl Workers {
     }
 
     /// Waits until every worker has printed its `listening on` line (so that a script
-    /// that waits for ours finds every process accepting), at most `patience`; then
-    /// keeps their standard output drained. Fails naming the worker that ended or stayed
-    /// silent.
+    /// that waits for ours finds every process accepting), at most `patience` for each,
+    /// one after another; then keeps their standard output drained. Fails naming the
+    /// worker that ended or stayed silent.
     pub(crate) async fn wait_listening(&mut self, patience: Duration) -> std::io::Result<()> {
         use tokio::io::{AsyncBufReadExt, BufReader};
         for child in &mut self.children {
