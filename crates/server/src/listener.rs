@@ -180,4 +180,20 @@ mod tests {
         assert!(accepted.nodelay().unwrap(), "accepted socket without TCP_NODELAY");
         drop(client);
     }
+
+    /// Each accepted connection's handshake task is allocated and copied at spawn, so its
+    /// size is paid per handshake; rustls's handshake state is boxed to keep plain
+    /// connections from carrying it (3,176 bytes before). The bound is what rustc 1.95
+    /// gives, with a little room; raise it only for a reason.
+    #[tokio::test]
+    async fn handshake_task_stays_small() {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let server = Server::bind(addr, Router::new(), Config::default()).await.unwrap();
+        let client = tokio::net::TcpStream::connect(server.local_addr().unwrap()).await.unwrap();
+        let (accepted, peer) = server.listener.accept().await.unwrap();
+        let task = crate::accept::serve(accepted, peer, server.shared.clone());
+        let size = std::mem::size_of_val(&task);
+        assert!(size <= 2400, "a connection's handshake task takes {size} bytes");
+        drop(client);
+    }
 }
