@@ -78,20 +78,20 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
     connect::check_fd_budget(c.connections)?;
     let target = Target::resolve_with_tls(&c.url, c.tls_ca.as_deref()).await?;
     let sources = connect::sources(c.sources, &target)?;
-    let start_sample = usage::sample(args.server_pid)?;
+    let start_sample = usage::sample(args.window.server_pid)?;
 
     let shared = Arc::new(Shared {
         phase: AtomicU8::new(WARMUP),
         histogram: Mutex::new(Histogram::new_with_bounds(1, 60_000_000_000, 3)?),
     });
-    let opcode = if args.text { frames::TEXT } else { frames::BINARY };
+    let opcode = if args.payload.text { frames::TEXT } else { frames::BINARY };
     let mut tasks = JoinSet::new();
     let (opened, mut errors) = if c.extensions.is_some() {
         crate::echo_ws::spawn(args, &target, &sources, &shared, &mut tasks).await
     } else {
         let (opened, errors) =
             rawconn::open_all(&target, c.connections, &sources, c.concurrency).await;
-        let payload = frames::payload(args.size);
+        let payload = frames::payload(args.payload.size);
         let frame = frames::masked(opcode, &payload);
         let batch: Arc<Vec<u8>> = Arc::new(frame.repeat(args.depth as usize));
         let count = opened.len();
@@ -108,15 +108,15 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
         return Err("no connection could be opened".into());
     }
 
-    tokio::time::sleep(Duration::from_secs_f64(args.warmup_secs.max(0.0))).await;
-    let a = usage::sample(args.server_pid)?;
+    tokio::time::sleep(Duration::from_secs_f64(args.window.warmup_secs.max(0.0))).await;
+    let a = usage::sample(args.window.server_pid)?;
     let start = Instant::now();
     shared.phase.store(MEASURE, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs_f64(args.duration_secs.max(0.0))).await;
+    tokio::time::sleep(Duration::from_secs_f64(args.window.duration_secs.max(0.0))).await;
     shared.phase.store(STOP, Ordering::Relaxed);
     let window = start.elapsed();
-    let b = usage::sample(args.server_pid)?;
-    let usage = Usage::between(args.server_pid, &start_sample, &a, &b);
+    let b = usage::sample(args.window.server_pid)?;
+    let usage = Usage::between(args.window.server_pid, &start_sample, &a, &b);
 
     let (messages, clean_closes) = collect(&mut tasks, &mut errors).await;
     let histogram = shared.histogram.lock().expect("histogram lock poisoned");
@@ -125,14 +125,14 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
         url: c.url.clone(),
         requested: c.connections,
         opened,
-        size: args.size,
+        size: args.payload.size,
         depth: Some((
             args.depth as usize,
             if c.extensions.is_some() { Refill::Each.name() } else { args.refill.name() },
         )),
         open_loop: None,
         threads: c.threads,
-        warmup_secs: args.warmup_secs,
+        warmup_secs: args.window.warmup_secs,
         window_secs: window.as_secs_f64(),
         messages,
         latency: Latency::from_nanos(&histogram),

@@ -35,8 +35,8 @@ pub async fn spawn(
             .await;
     let agreed = opened.sockets.iter().filter(|(_, ws)| ws.extensions().is_some()).count();
     eprintln!("extensions accepted on {agreed} of {} connections", opened.sockets.len());
-    let payload = frames::payload(args.size);
-    let message = Arc::new(if args.text {
+    let payload = frames::payload(args.payload.size);
+    let message = Arc::new(if args.payload.text {
         Message::Text(String::from_utf8(payload).expect("the payload is ASCII"))
     } else {
         Message::Binary(payload)

@@ -41,7 +41,7 @@ struct Shared {
 pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
     let target = Arc::new(Target::resolve(&args.url).await?);
     let sources = Arc::new(connect::sources(args.sources, &target)?);
-    let base = usage::sample(args.server_pid)?;
+    let base = usage::sample(args.window.server_pid)?;
     let shared = Arc::new(Shared {
         phase: AtomicU8::new(WARMUP),
         next: AtomicUsize::new(0),
@@ -52,14 +52,14 @@ pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
     for _ in 0..args.concurrency.max(1) {
         workers.spawn(worker(target.clone(), sources.clone(), shared.clone()));
     }
-    tokio::time::sleep(Duration::from_secs_f64(args.warmup_secs.max(0.0))).await;
-    let a = usage::sample(args.server_pid)?;
+    tokio::time::sleep(Duration::from_secs_f64(args.window.warmup_secs.max(0.0))).await;
+    let a = usage::sample(args.window.server_pid)?;
     let start = Instant::now();
     shared.phase.store(MEASURE, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs_f64(args.duration_secs.max(0.0))).await;
+    tokio::time::sleep(Duration::from_secs_f64(args.window.duration_secs.max(0.0))).await;
     shared.phase.store(STOP, Ordering::Relaxed);
     let window = start.elapsed().as_secs_f64();
-    let b = usage::sample(args.server_pid)?;
+    let b = usage::sample(args.window.server_pid)?;
     let mut completed = 0u64;
     let wait = async {
         while let Some(joined) = workers.join_next().await {
@@ -74,7 +74,7 @@ pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
         workers.shutdown().await;
     }
     let latency = Latency::from_nanos(&shared.histogram.lock().expect("histogram lock poisoned"));
-    let usage = Usage::between(args.server_pid, &base, &a, &b);
+    let usage = Usage::between(args.window.server_pid, &base, &a, &b);
     let rate = completed as f64 / window.max(1e-9);
     let per_cpu = usage.per_server_cpu(completed);
     let line = format!(
@@ -95,7 +95,7 @@ pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
         "url": args.url,
         "concurrency": args.concurrency,
         "sources": args.sources,
-        "warmup_secs": args.warmup_secs,
+        "warmup_secs": args.window.warmup_secs,
         "window_secs": window,
         "handshakes": completed,
         "handshakes_per_sec": rate,

@@ -138,32 +138,47 @@ impl Refill {
     }
 }
 
-/// Options of `wshd-load echo`.
+/// The messages `echo` and `rate` send.
 #[derive(Args, Debug)]
-struct EchoArgs {
-    #[command(flatten)]
-    common: Common,
+struct Payload {
     /// Payload bytes per message (binary unless --text).
     #[arg(short = 'b', long, default_value_t = 20)]
     size: usize,
     /// Send text messages (printable ASCII) instead of binary ones.
     #[arg(long)]
     text: bool,
-    /// Messages kept in flight per connection.
-    #[arg(short = 'd', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
-    depth: u32,
-    /// How the D messages are refilled (`each` always with --extensions).
-    #[arg(long, value_enum, default_value_t = Refill::Burst)]
-    refill: Refill,
+}
+
+/// The measured window of `echo`, `rate` and `handshakes`.
+#[derive(Args, Debug)]
+struct Window {
     /// Length of the measured window, seconds.
     #[arg(short = 't', long, default_value_t = 5.0)]
     duration_secs: f64,
     /// Seconds of load before the window starts (not counted).
     #[arg(long, default_value_t = 1.0)]
     warmup_secs: f64,
-    /// Pid of the server, to report its CPU time, RSS and msgs per server CPU-second.
+    /// Pid of the server, to report its CPU time and RSS, and the work done per server
+    /// CPU-second.
     #[arg(long)]
     server_pid: Option<u32>,
+}
+
+/// Options of `wshd-load echo`.
+#[derive(Args, Debug)]
+struct EchoArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(flatten)]
+    payload: Payload,
+    /// Messages kept in flight per connection.
+    #[arg(short = 'd', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    depth: u32,
+    /// How the D messages are refilled (`each` always with --extensions).
+    #[arg(long, value_enum, default_value_t = Refill::Burst)]
+    refill: Refill,
+    #[command(flatten)]
+    window: Window,
 }
 
 /// Options of `wshd-load rate`.
@@ -174,21 +189,10 @@ struct RateArgs {
     /// Offered load, messages per second over all connections together.
     #[arg(short = 'r', long)]
     rate: f64,
-    /// Payload bytes per message (binary unless --text).
-    #[arg(short = 'b', long, default_value_t = 20)]
-    size: usize,
-    /// Send text messages (printable ASCII) instead of binary ones.
-    #[arg(long)]
-    text: bool,
-    /// Length of the measured window, seconds.
-    #[arg(short = 't', long, default_value_t = 5.0)]
-    duration_secs: f64,
-    /// Seconds of load before the window starts (not counted).
-    #[arg(long, default_value_t = 1.0)]
-    warmup_secs: f64,
-    /// Pid of the server, to report its CPU time, RSS and msgs per server CPU-second.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    #[command(flatten)]
+    payload: Payload,
+    #[command(flatten)]
+    window: Window,
     /// Abort when this many MiB wait unsent on one connection (the server fell behind).
     #[arg(long, default_value_t = 64)]
     max_backlog_mib: usize,
@@ -207,15 +211,8 @@ struct HandshakeArgs {
     /// that sockets in TIME_WAIT do not exhaust one address's ephemeral ports.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(0..=254))]
     sources: u8,
-    /// Length of the measured window, seconds.
-    #[arg(short = 't', long, default_value_t = 5.0)]
-    duration_secs: f64,
-    /// Seconds of cycles before the window starts (not counted).
-    #[arg(long, default_value_t = 1.0)]
-    warmup_secs: f64,
-    /// Pid of the server, to report its CPU time and handshakes per server CPU-second.
-    #[arg(long)]
-    server_pid: Option<u32>,
+    #[command(flatten)]
+    window: Window,
     /// Tokio worker threads of the generator.
     #[arg(long, default_value_t = 1)]
     threads: usize,

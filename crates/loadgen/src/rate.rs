@@ -41,7 +41,7 @@ pub async fn run(args: &RateArgs) -> Result<(), Box<dyn Error>> {
     connect::check_fd_budget(c.connections)?;
     let target = Target::resolve(&c.url).await?;
     let sources = connect::sources(c.sources, &target)?;
-    let base = usage::sample(args.server_pid)?;
+    let base = usage::sample(args.window.server_pid)?;
     let (opened, mut errors) =
         rawconn::open_all(&target, c.connections, &sources, c.concurrency).await;
     if opened.is_empty() {
@@ -49,13 +49,13 @@ pub async fn run(args: &RateArgs) -> Result<(), Box<dyn Error>> {
         return Err("no connection could be opened".into());
     }
     let count = opened.len();
-    let opcode = if args.text { frames::TEXT } else { frames::BINARY };
-    let payload = frames::payload(args.size);
+    let opcode = if args.payload.text { frames::TEXT } else { frames::BINARY };
+    let payload = frames::payload(args.payload.size);
     let frame = frames::masked(opcode, &payload);
 
     let start = Instant::now() + LEAD;
-    let measure_from = start + Duration::from_secs_f64(args.warmup_secs.max(0.0));
-    let end = measure_from + Duration::from_secs_f64(args.duration_secs.max(0.0));
+    let measure_from = start + Duration::from_secs_f64(args.window.warmup_secs.max(0.0));
+    let end = measure_from + Duration::from_secs_f64(args.window.duration_secs.max(0.0));
     let schedule = Schedule { start, rate: args.rate, conns: count as u64, end };
     let histogram = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?));
     let (done_tx, done_rx) = watch::channel(None::<u64>);
@@ -84,9 +84,9 @@ pub async fn run(args: &RateArgs) -> Result<(), Box<dyn Error>> {
     });
 
     tokio::time::sleep_until(measure_from.into()).await;
-    let a = usage::sample(args.server_pid)?;
+    let a = usage::sample(args.window.server_pid)?;
     tokio::time::sleep_until(end.into()).await;
-    let b = usage::sample(args.server_pid)?;
+    let b = usage::sample(args.window.server_pid)?;
     let window = end - measure_from;
 
     let sent = tokio::task::spawn_blocking(move || pacer.join()).await?;
@@ -109,15 +109,15 @@ pub async fn run(args: &RateArgs) -> Result<(), Box<dyn Error>> {
         url: c.url.clone(),
         requested: c.connections,
         opened: count,
-        size: args.size,
+        size: args.payload.size,
         depth: None,
         open_loop: Some(OpenLoop { rate: args.rate, scheduled, send_lag }),
         threads: c.threads,
-        warmup_secs: args.warmup_secs,
+        warmup_secs: args.window.warmup_secs,
         window_secs: window.as_secs_f64(),
         messages,
         latency: Latency::from_nanos(&histogram),
-        usage: Usage::between(args.server_pid, &base, &a, &b),
+        usage: Usage::between(args.window.server_pid, &base, &a, &b),
         errors,
         clean_closes,
     };
