@@ -83,10 +83,6 @@ pub enum Frame {
     Ping(Vec<u8>),
     /// A pong.
     Pong(Vec<u8>),
-    /// The peer's close frame (its code, `None` for an empty body, and reason). Only
-    /// returned after [`WebSocket::set_manual_close_reply`]; answer it with
-    /// [`WebSocket::close`].
-    Close(Option<u16>, String),
 }
 
 /// State a handler keeps from its extra handshake to its transfer phase.
@@ -231,8 +227,6 @@ pub struct WebSocket {
     partial: Option<Box<(MessageKind, Vec<u8>)>>,
     /// Set once a terminal result (`Ok(None)` or an error) has been returned.
     finished: bool,
-    /// The caller answers the peer's close itself (see `set_manual_close_reply`).
-    manual_close_reply: bool,
     /// The timer for the core's next deadline, allocated only while one is armed.
     timer: Option<Pin<Box<Sleep>>>,
     /// The server's shutdown this connection answers with 1001 (server side only).
@@ -261,7 +255,6 @@ impl WebSocket {
             handler,
             partial: None,
             finished: false,
-            manual_close_reply: false,
             timer: None,
             shutdown: None,
         }
@@ -387,13 +380,6 @@ impl WebSocket {
         self.info.agreed.as_mut().and_then(|a| a.state.take())
     }
 
-    /// Makes [`WebSocket::recv_frame`] return the peer's close frame as [`Frame::Close`]
-    /// instead of answering it through the handler's passive closing hook; the caller then
-    /// answers with [`WebSocket::close`]. For bridges that run the hook elsewhere.
-    pub fn set_manual_close_reply(&mut self, on: bool) {
-        self.manual_close_reply = on;
-    }
-
     /// Closes the transport at once, without a close frame (pywebsocket's
     /// `AbortedByUserException`). Queued bytes are still written first.
     pub async fn abort(&mut self) {
@@ -459,7 +445,7 @@ impl WebSocket {
         loop {
             let (kind, data) = match ready!(self.poll_message_or_control(cx)) {
                 Next::Frame(Frame::Data { kind, data, .. }) => (kind, data),
-                Next::Frame(Frame::Ping(_) | Frame::Pong(_) | Frame::Close(..)) => continue,
+                Next::Frame(Frame::Ping(_) | Frame::Pong(_)) => continue,
                 Next::End(result) => return Poll::Ready(Next::End(result)),
                 Next::Failed(e) => return Poll::Ready(Next::Failed(e)),
             };
@@ -510,11 +496,6 @@ impl WebSocket {
                 Some(Ok(Event::Ping(p))) => return Poll::Ready(Next::Frame(Frame::Ping(p))),
                 Some(Ok(Event::Pong(p))) => return Poll::Ready(Next::Frame(Frame::Pong(p))),
                 Some(Ok(Event::Close(code))) => {
-                    if self.manual_close_reply && self.conn.state() == State::CloseReceived {
-                        let (code, reason) =
-                            code.map_or((None, String::new()), |(c, r)| (Some(c), r));
-                        return Poll::Ready(Next::Frame(Frame::Close(code, reason)));
-                    }
                     if self.conn.state() == State::CloseReceived {
                         let (code, reason) = self.passive_close_reply(code.as_ref());
                         if let Err(e) = self.conn.close(code, &reason, Instant::now().into_std()) {
