@@ -28,14 +28,8 @@ use crate::load_report::LoadReport;
 use crate::rawconn::{self, Opened};
 use crate::report::{self, Latency};
 use crate::usage::{self, Usage};
+use crate::window::{self, MEASURE, STOP, WARMUP};
 use crate::{EchoArgs, Refill};
-
-/// Phases, published by the timer to every connection through [`Shared::phase`].
-pub const WARMUP: u8 = 0;
-/// See [`WARMUP`].
-pub const MEASURE: u8 = 1;
-/// See [`WARMUP`].
-pub const STOP: u8 = 2;
 
 /// Latency samples a connection collects before merging them into the shared histogram.
 pub const BATCH: usize = 1024;
@@ -44,7 +38,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// State shared by the timer and every connection.
 pub struct Shared {
-    /// The phase, see [`WARMUP`].
+    /// The phase, see [`window::WARMUP`].
     pub phase: AtomicU8,
     /// Round trips in nanoseconds.
     pub histogram: Mutex<Histogram<u64>>,
@@ -108,15 +102,10 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
         return Err("no connection could be opened".into());
     }
 
-    tokio::time::sleep(Duration::from_secs_f64(args.window.warmup_secs.max(0.0))).await;
-    let a = usage::sample(args.window.server_pid)?;
-    let start = Instant::now();
-    shared.phase.store(MEASURE, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs_f64(args.window.duration_secs.max(0.0))).await;
-    shared.phase.store(STOP, Ordering::Relaxed);
-    let window = start.elapsed();
-    let b = usage::sample(args.window.server_pid)?;
-    let usage = Usage::between(args.window.server_pid, &start_sample, &a, &b);
+    let measured = window::run(&args.window, &shared.phase).await?;
+    let window = measured.elapsed;
+    let usage =
+        Usage::between(args.window.server_pid, &start_sample, &measured.start, &measured.end);
 
     let (messages, clean_closes) = collect(&mut tasks, &mut errors).await;
     let histogram = shared.histogram.lock().expect("histogram lock poisoned");

@@ -17,8 +17,9 @@ use wshd_server::{Message, WebSocket};
 
 use crate::EchoArgs;
 use crate::connect::{self, Target};
-use crate::echo::{BATCH, MEASURE, Outcome, Shared, WARMUP};
+use crate::echo::{BATCH, Outcome, Shared};
 use crate::frames;
+use crate::window::{MEASURE, WARMUP};
 
 /// Opens the connections and spawns a loop for each; returns how many opened and the
 /// failures.

@@ -19,11 +19,11 @@ use tokio::task::JoinSet;
 
 use crate::HandshakeArgs;
 use crate::connect::{self, Target};
-use crate::echo::{MEASURE, STOP, WARMUP};
 use crate::frames::{self, EchoReader};
 use crate::rawconn;
 use crate::report::{self, Latency};
 use crate::usage::{self, Usage};
+use crate::window::{self, MEASURE, STOP, WARMUP};
 
 /// Time allowed for the workers to finish their last cycle after the window.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -52,14 +52,8 @@ pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
     for _ in 0..args.concurrency.max(1) {
         workers.spawn(worker(target.clone(), sources.clone(), shared.clone()));
     }
-    tokio::time::sleep(Duration::from_secs_f64(args.window.warmup_secs.max(0.0))).await;
-    let a = usage::sample(args.window.server_pid)?;
-    let start = Instant::now();
-    shared.phase.store(MEASURE, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs_f64(args.window.duration_secs.max(0.0))).await;
-    shared.phase.store(STOP, Ordering::Relaxed);
-    let window = start.elapsed().as_secs_f64();
-    let b = usage::sample(args.window.server_pid)?;
+    let measured = window::run(&args.window, &shared.phase).await?;
+    let window = measured.elapsed.as_secs_f64();
     let mut completed = 0u64;
     let wait = async {
         while let Some(joined) = workers.join_next().await {
@@ -74,7 +68,7 @@ pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
         workers.shutdown().await;
     }
     let latency = Latency::from_nanos(&shared.histogram.lock().expect("histogram lock poisoned"));
-    let usage = Usage::between(args.window.server_pid, &base, &a, &b);
+    let usage = Usage::between(args.window.server_pid, &base, &measured.start, &measured.end);
     let rate = completed as f64 / window.max(1e-9);
     let per_cpu = usage.per_server_cpu(completed);
     let line = format!(

@@ -25,6 +25,7 @@ mod rate;
 mod rawconn;
 mod report;
 mod usage;
+mod window;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
