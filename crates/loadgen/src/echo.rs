@@ -103,7 +103,6 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
     }
 
     let measured = window::run(&args.window, &shared.phase).await?;
-    let window = measured.elapsed;
     let usage =
         Usage::between(args.window.server_pid, &start_sample, &measured.start, &measured.end);
 
@@ -122,7 +121,7 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
         open_loop: None,
         threads: c.threads,
         warmup_secs: args.window.warmup_secs,
-        window_secs: window.as_secs_f64(),
+        window_secs: measured.elapsed.as_secs_f64(),
         messages,
         latency: Latency::from_nanos(&histogram),
         usage,

@@ -53,7 +53,7 @@ pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
         workers.spawn(worker(target.clone(), sources.clone(), shared.clone()));
     }
     let measured = window::run(&args.window, &shared.phase).await?;
-    let window = measured.elapsed.as_secs_f64();
+    let window_secs = measured.elapsed.as_secs_f64();
     let mut completed = 0u64;
     let wait = async {
         while let Some(joined) = workers.join_next().await {
@@ -69,15 +69,15 @@ pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
     }
     let latency = Latency::from_nanos(&shared.histogram.lock().expect("histogram lock poisoned"));
     let usage = Usage::between(args.window.server_pid, &base, &measured.start, &measured.end);
-    let rate = completed as f64 / window.max(1e-9);
+    let rate = completed as f64 / window_secs.max(1e-9);
     let per_cpu = usage.per_server_cpu(completed);
     let line = format!(
-        "handshakes concurrency={} window={window:.2}s | {completed} cycles, {rate:.0}/s{} | \
+        "handshakes concurrency={} window={window_secs:.2}s | {completed} cycles, {rate:.0}/s{} | \
          open µs {}{}{}",
         args.concurrency,
         per_cpu.map_or(String::new(), |x| format!(" | {x:.0} per server-CPU-s")),
         latency.line(),
-        usage.line(window),
+        usage.line(window_secs),
         if errors.is_empty() {
             String::new()
         } else {
@@ -90,7 +90,7 @@ pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
         "concurrency": args.concurrency,
         "sources": args.sources,
         "warmup_secs": args.window.warmup_secs,
-        "window_secs": window,
+        "window_secs": window_secs,
         "handshakes": completed,
         "handshakes_per_sec": rate,
         "handshakes_per_server_cpu_sec": per_cpu,

@@ -167,16 +167,24 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::TcpStream;
+
+    /// A server on a free port, a client connected to it, and the server's side of that
+    /// connection, accepted (no task serves it).
+    async fn accept_one() -> (Server, TcpStream, TcpStream, SocketAddr) {
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let server = Server::bind(addr, Router::new(), Config::default()).await.unwrap();
+        let client = TcpStream::connect(server.local_addr().unwrap()).await.unwrap();
+        let (accepted, peer) = server.listener.accept().await.unwrap();
+        (server, client, accepted, peer)
+    }
 
     /// `accept` no longer sets TCP_NODELAY on Linux: the listener must, for every
     /// accepted socket to inherit it (small frames must not wait behind Nagle's algorithm).
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn accepted_sockets_have_nodelay() {
-        let addr = "127.0.0.1:0".parse().unwrap();
-        let server = Server::bind(addr, Router::new(), Config::default()).await.unwrap();
-        let client = tokio::net::TcpStream::connect(server.local_addr().unwrap()).await.unwrap();
-        let (accepted, _) = server.listener.accept().await.unwrap();
+        let (_server, client, accepted, _) = accept_one().await;
         assert!(accepted.nodelay().unwrap(), "accepted socket without TCP_NODELAY");
         drop(client);
     }
@@ -187,10 +195,7 @@ mod tests {
     /// gives, with a little room; raise it only for a reason.
     #[tokio::test]
     async fn handshake_task_stays_small() {
-        let addr = "127.0.0.1:0".parse().unwrap();
-        let server = Server::bind(addr, Router::new(), Config::default()).await.unwrap();
-        let client = tokio::net::TcpStream::connect(server.local_addr().unwrap()).await.unwrap();
-        let (accepted, peer) = server.listener.accept().await.unwrap();
+        let (server, client, accepted, peer) = accept_one().await;
         let task = crate::accept::serve(accepted, peer, server.shared.clone());
         let size = std::mem::size_of_val(&task);
         assert!(size <= 2400, "a connection's handshake task takes {size} bytes");
