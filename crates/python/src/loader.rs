@@ -94,6 +94,13 @@ impl HandlerTree {
         self.handlers.iter().map(|(path, handlers)| (path.as_str(), handlers))
     }
 
+    /// A router that serves every resource path (aliases included) with its handler file.
+    pub fn router(&self) -> wshd_server::Router {
+        self.iter().fold(wshd_server::Router::new(), |router, (path, handlers)| {
+            router.route_dyn(path, Arc::new(crate::PythonHandler::new(handlers.clone())))
+        })
+    }
+
     /// Every registered resource path (aliases included), sorted.
     pub fn resources(&self) -> Vec<&str> {
         let mut resources: Vec<&str> = self.handlers.keys().map(String::as_str).collect();

@@ -44,10 +44,13 @@ class EmbeddedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         exec(code, module.__dict__)
 "#;
 
-/// Installs the embedded modules; call once, with the interpreter running.
-pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
+/// Installs `_wshd` and, with `embed_package`, the embedded `pywebsocket3` package under
+/// both names; call once, with the interpreter running. Without `embed_package` (wshd
+/// imported by a Python program) the installed packages are used.
+pub(crate) fn install(py: Python<'_>, embed_package: bool) -> PyResult<()> {
     let sources = PyDict::new(py);
-    for (name, is_package, source) in MODULES {
+    let package: &[(&str, bool, &str)] = if embed_package { MODULES } else { &[] };
+    for (name, is_package, source) in package {
         sources.set_item(name, (*is_package, *source))?;
     }
     sources.set_item("_wshd", (false, WSHD_HELPERS))?;
@@ -57,7 +60,7 @@ pub(crate) fn install(py: Python<'_>) -> PyResult<()> {
     let sys = py.import("sys")?;
     sys.getattr("meta_path")?.call_method1("insert", (0, finder))?;
     let modules = sys.getattr("modules")?;
-    for (name, _, _) in MODULES {
+    for (name, _, _) in package {
         let module = py.import(*name)?;
         let alias = format!("mod_pywebsocket{}", &name["pywebsocket3".len()..]);
         modules.set_item(alias, module)?;

@@ -38,6 +38,14 @@ pub struct Server {
     shared: Arc<Shared>,
 }
 
+#[cfg(unix)]
+impl std::os::fd::AsFd for Server {
+    /// The listening socket, e.g. for a host program to wrap a duplicate of it.
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+}
+
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server").field("local_addr", &self.listener.local_addr().ok()).finish()
@@ -63,6 +71,45 @@ impl Server {
         let timing = Arc::new(Timing::of(&config));
         let shared = Arc::new(Shared { router, config, http, shutdown: Shutdown::new(), timing });
         Ok(Server { listener, shared })
+    }
+
+    /// Binds every address of `addrs` on one port, as pywebsocket does for a host name with
+    /// several addresses: the port of `addrs`, or, when it is 0, the one the first bound
+    /// address got. An address that cannot be bound (say IPv4 after a dual-stack IPv6
+    /// socket took the port) is skipped with an INFO log line; it is an error only if none
+    /// can be. The servers share one [`Shutdown`] handle.
+    pub async fn bind_all(
+        addrs: &[SocketAddr],
+        router: Router,
+        config: Config,
+    ) -> io::Result<Vec<Server>> {
+        let shutdown = Shutdown::new();
+        let mut port = None;
+        let mut servers = Vec::new();
+        let mut last_error = None;
+        for addr in addrs {
+            let addr = SocketAddr::new(addr.ip(), port.unwrap_or(addr.port()));
+            match Server::bind(addr, router.clone(), config.clone()).await {
+                Ok(server) => {
+                    port.get_or_insert(server.local_addr()?.port());
+                    servers.push(server.with_shutdown(shutdown.clone()));
+                }
+                Err(e) => {
+                    tracing::info!("not listening on {addr}: {e}");
+                    last_error = Some(e);
+                }
+            }
+        }
+        match (servers.is_empty(), last_error) {
+            (false, _) => Ok(servers),
+            (true, Some(e)) => Err(io::Error::new(
+                e.kind(),
+                format!("could not listen on any of {addrs:?}; the last error: {e}"),
+            )),
+            (true, None) => {
+                Err(io::Error::new(io::ErrorKind::InvalidInput, "no address to listen on"))
+            }
+        }
     }
 
     /// Makes this server use `shutdown` (instead of a handle of its own), so that one

@@ -15,11 +15,10 @@ mod tls_options;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use wshd_python::{HandlerTree, LoadOptions, PythonHandler};
+use wshd_python::{HandlerTree, LoadOptions};
 use wshd_server::{Config, HttpConfig, Router, Server, Shutdown};
 
 use crate::args::Args;
@@ -82,7 +81,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         map_file: args.websock_handlers_map_file.clone(),
     };
     let (tree, _warnings) = HandlerTree::load(&options)?;
-    let router = router(&tree);
+    let router = tree.router();
     let config = Config {
         validation_host: args.validation_host.clone(),
         validation_port: args.validation_port,
@@ -113,35 +112,18 @@ async fn serve(
     config: Config,
     start_dir: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let shutdown = Shutdown::new();
     // Installed before anything is bound, so a signal right after "listening on" counts.
     let signals = signals::Signals::install()?;
+    let addrs = bind_addresses(&args.server_host, args.port).await?;
+    let servers = Server::bind_all(&addrs, router, config.clone()).await.map_err(|e| {
+        format!("could not listen on host {:?} port {}: {e}", args.server_host, args.port)
+    })?;
+    let shutdown = servers[0].shutdown_handle();
+    let port = servers[0].local_addr()?.port();
     tokio::spawn(signals.shut_down_on_signal(shutdown.clone()));
     if args.thread_monitor_interval_in_sec > 0 {
         let every = Duration::from_secs(args.thread_monitor_interval_in_sec.unsigned_abs());
         tokio::spawn(monitor(shutdown.clone(), every));
-    }
-    let mut port = args.port;
-    let mut servers = Vec::new();
-    for addr in bind_addresses(&args.server_host, port).await? {
-        let addr = SocketAddr::new(addr.ip(), port);
-        match Server::bind(addr, router.clone(), config.clone()).await {
-            Ok(server) => {
-                let server = server.with_shutdown(shutdown.clone());
-                port = server.local_addr()?.port();
-                servers.push(server);
-            }
-            // pywebsocket skips addresses it cannot bind (e.g. IPv4 after a dual-stack
-            // IPv6 socket took the port) and logs them.
-            Err(e) => tracing::info!("not listening on {addr}: {e}"),
-        }
-    }
-    if servers.is_empty() {
-        return Err(format!(
-            "could not listen on any address of {:?} port {}",
-            args.server_host, args.port
-        )
-        .into());
     }
     // --processes: the others share the port; a shutdown here is passed on to them. Our
     // "listening on" comes once they all listen, so whoever waits for it finds every
@@ -249,12 +231,6 @@ mod signals {
             std::process::exit(1);
         }
     }
-}
-
-fn router(tree: &HandlerTree) -> Router {
-    tree.iter().fold(Router::new(), |router, (path, handlers)| {
-        router.route_dyn(path, Arc::new(PythonHandler::new(handlers.clone())))
-    })
 }
 
 /// The addresses for `-H`: every address of the host; for `''` (the default) the IPv6
