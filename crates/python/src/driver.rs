@@ -72,18 +72,57 @@ struct Input {
     timeout: Option<Duration>,
 }
 
-/// Decrypts TLS records read from the socket, and writes what the session answers.
+/// Decrypts TLS records read from the socket, handing the plaintext to `drain` after
+/// each batch (rustls holds at most 16 KiB of received plaintext and refuses records
+/// beyond it), then writes what the session answers.
 fn read_records(
     tls: &mut ServerConnection,
     raw: &[u8],
     out: &mut TcpStream,
+    mut drain: impl FnMut(&mut ServerConnection) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let mut rest = raw;
     while !rest.is_empty() {
         tls.read_tls(&mut rest)?;
         tls.process_new_packets().map_err(std::io::Error::other)?;
+        drain(tls)?;
     }
     write_records(tls, out)
+}
+
+/// Moves the plaintext `tls` holds into the core; the peer's `close_notify` is the end of
+/// the stream.
+fn plaintext_into(tls: &mut ServerConnection, conn: &mut Connection) -> std::io::Result<()> {
+    let mut plain = [0u8; 16 * 1024];
+    loop {
+        match tls.reader().read(&mut plain) {
+            Ok(0) => {
+                conn.receive_eof();
+                return Ok(());
+            }
+            Ok(n) => conn.receive_data(&plain[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Hands all of `data` to the TLS session, writing records out whenever the session's
+/// buffer is full: rustls takes at most its buffer limit (64 KiB) of plaintext at a time
+/// and answers `Ok(0)` beyond it, which `write_all` would take for a dead peer.
+fn tls_write_all(
+    tls: &mut ServerConnection,
+    out: &mut TcpStream,
+    mut data: &[u8],
+) -> std::io::Result<()> {
+    while !data.is_empty() {
+        let n = tls.writer().write(data)?;
+        data = &data[n..];
+        if !data.is_empty() {
+            write_records(tls, out)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes the TLS records the session has ready.
@@ -131,7 +170,7 @@ impl Inner {
             Some(tls) => {
                 let n = conn.data_to_send().len();
                 if n > 0 {
-                    tls.writer().write_all(conn.data_to_send())?;
+                    tls_write_all(tls, out, conn.data_to_send())?;
                     conn.advance_sent(n);
                 }
                 write_records(tls, out)
@@ -143,8 +182,8 @@ impl Inner {
     fn write_frame(&mut self, head: &[u8], body: &[u8]) -> std::io::Result<()> {
         let Inner { out, tls, .. } = self;
         if let Some(tls) = tls {
-            tls.writer().write_all(head)?;
-            tls.writer().write_all(body)?;
+            tls_write_all(tls, out, head)?;
+            tls_write_all(tls, out, body)?;
             return write_records(tls, out);
         }
         let (mut head, mut body) = (head, body);
@@ -169,7 +208,7 @@ impl Inner {
         match &mut self.tls {
             None => self.out.write_all(data),
             Some(tls) => {
-                tls.writer().write_all(data)?;
+                tls_write_all(tls, &mut self.out, data)?;
                 write_records(tls, &mut self.out)
             }
         }
@@ -182,12 +221,12 @@ impl Inner {
             self.conn.receive_eof();
             return Ok(());
         }
-        let Some(tls) = &mut self.tls else {
-            self.conn.receive_data(raw);
+        let Inner { conn, out, tls, .. } = self;
+        let Some(tls) = tls else {
+            conn.receive_data(raw);
             return Ok(());
         };
-        read_records(tls, raw, &mut self.out)?;
-        self.take_plaintext()
+        read_records(tls, raw, out, |tls| plaintext_into(tls, conn))
     }
 
     /// Raw reads on a TLS connection: up to `max` bytes of the plaintext the session
@@ -217,18 +256,10 @@ impl Inner {
     /// Moves the plaintext the TLS session holds into the core. The peer's
     /// `close_notify` is the end of the stream.
     fn take_plaintext(&mut self) -> std::io::Result<()> {
-        let Some(tls) = &mut self.tls else { return Ok(()) };
-        let mut plain = [0u8; 16 * 1024];
-        loop {
-            match tls.reader().read(&mut plain) {
-                Ok(0) => {
-                    self.conn.receive_eof();
-                    return Ok(());
-                }
-                Ok(n) => self.conn.receive_data(&plain[..n]),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) => return Err(e),
-            }
+        let Inner { conn, tls, .. } = self;
+        match tls {
+            Some(tls) => plaintext_into(tls, conn),
+            None => Ok(()),
         }
     }
 
@@ -515,8 +546,10 @@ impl Driver {
             (&input.stream).take(len as u64).read_to_end(&mut buf).map_err(terminated)?;
             return Ok(buf);
         }
-        // TLS: plaintext the session holds first, then more records from the socket.
-        let mut raw = vec![0u8; READ_CHUNK];
+        // TLS: plaintext the session holds first, then more records from the socket, at
+        // most 16 KiB at a time: their plaintext stays in the session until it is asked
+        // for, and the session holds no more than 16 KiB of it.
+        let mut raw = vec![0u8; 16 * 1024];
         while buf.len() < len {
             match lock(&self.state).read_plaintext(len - buf.len()).map_err(terminated)? {
                 None => break,
@@ -538,7 +571,7 @@ impl Driver {
             let mut inner = lock(&self.state);
             let Inner { tls, out, .. } = &mut *inner;
             if let Some(tls) = tls {
-                read_records(tls, &raw[..n], out).map_err(terminated)?;
+                read_records(tls, &raw[..n], out, |_| Ok(())).map_err(terminated)?;
             }
         }
         Ok(buf)

@@ -30,7 +30,20 @@ def web_socket_transfer_data(request):
     request.ws_stream.send_message(request.ws_stream.receive_message(), binary=False)
 ";
 
-/// A document root holding the handler, the server's certificate and key, and the CA.
+const ECHO_WSH: &str = "\
+def web_socket_do_extra_handshake(request):
+    pass
+
+
+def web_socket_transfer_data(request):
+    while True:
+        message = request.ws_stream.receive_message()
+        if message is None:
+            return
+        request.ws_stream.send_message(message, binary=not isinstance(message, str))
+";
+
+/// A document root holding the handlers, the server's certificate and key, and the CA.
 struct Root {
     dir: PathBuf,
     ca: Ca,
@@ -42,6 +55,7 @@ impl Root {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("certs")).unwrap();
         std::fs::write(dir.join("https_wsh.py"), HTTPS_WSH).unwrap();
+        std::fs::write(dir.join("echo_wsh.py"), ECHO_WSH).unwrap();
         let ca = Ca::new("wshd e2e CA");
         let server = ca.server();
         std::fs::write(dir.join("certs/cert.pem"), &server.cert_pem).unwrap();
@@ -115,6 +129,25 @@ async fn python_handler_sees_is_https_over_tls_with_a_required_client_certificat
     let other = Ca::new("another CA").client("mallory");
     assert!(https(server.addr, &client(&root.ca, Some(&other))).await.is_err());
     assert!(https(server.addr, &client(&root.ca, None)).await.is_err());
+}
+
+/// Messages larger than rustls's 64 KiB send buffer go out whole from a Python handler
+/// (they once failed with "failed to write whole buffer" and a dropped connection).
+#[tokio::test]
+async fn python_handler_sends_messages_larger_than_the_tls_buffer() {
+    let root = Root::new("large");
+    let server = start(&root.dir, &["-t", "-k", "certs/key.pem", "-c", "certs/cert.pem"]);
+    let host = format!("localhost:{}", server.addr.port());
+    let config = client(&root.ca, None);
+    let (mut ws, _) = connect(server.addr, Some(&host), "/echo", &config).await.unwrap();
+    for size in [65_000, 65_536, 70_000, 300_000] {
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        ws.send_binary(&data).await.unwrap();
+        assert_eq!(ws.recv().await.unwrap(), Some(Message::Binary(data.into())), "{size} B");
+    }
+    let text = "é".repeat(100_000);
+    ws.send_text(&text).await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), Some(Message::Text(text.into())));
 }
 
 #[tokio::test]
