@@ -46,14 +46,15 @@ pub fn initialize() {
         return;
     }
     Python::initialize();
-    Python::attach(|py| {
-        MODE.get_or_init(|| {
+    // Another thread waits here without the GIL, which the installing thread needs.
+    MODE.get_or_init(|| {
+        Python::attach(|py| {
             if let Err(e) = crate::modules::install(py, true) {
                 tracing::error!("installing the embedded pywebsocket3 modules failed: {e}");
             }
             crate::logging::install(py);
-            Mode::Embedded
         });
+        Mode::Embedded
     });
 }
 
