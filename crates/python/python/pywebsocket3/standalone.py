@@ -155,11 +155,12 @@ def _config_arguments(parser, path):
 def _parse_args_and_config(args):
     """``(options, remaining_args)`` from ``args`` (``None``: ``sys.argv[1:]``) and the
     --config file it names, whose entries come first so the command line wins.
-    Positional arguments or an unreadable config file log CRITICAL and exit 1."""
+    An unknown option, a positional argument or an unreadable config file logs CRITICAL
+    and exits 1, as pywebsocket does; a bad option value exits 2 (argparse)."""
     parser = _build_option_parser()
     options, rest = parser.parse_known_args(args=args)
     if rest:
-        logging.critical('Unrecognized positional arguments: %r', rest)
+        logging.critical('Unrecognized arguments: %r (try --help)', rest)
         sys.exit(1)
     if not options.config_file:
         return options, rest

@@ -1,0 +1,104 @@
+"""The harnesses that start wshd as a process: Firefox's ``pywebsocket_wrapper.py``
+(``mod_pywebsocket.standalone._main()`` on ``sys.argv``), Chromium's and WebKit's
+``standalone.py`` run by path (with ``--cgi-paths``), ``python -m`` and the ``wshd``
+command."""
+
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+import urllib.request
+
+import support
+
+import pywebsocket3.standalone
+
+FIREFOX_WRAPPER = '''
+import sys
+from mod_pywebsocket import standalone
+sys.argv = ["pywebsocket_wrapper.py"] + sys.argv[1:]
+standalone._main()
+'''
+
+
+class ProcessHarnessTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tree = support.Tree()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tree.remove()
+
+    def start(self, command, env_value):
+        env = dict(os.environ, PYTHONPATH=self.tree.lib, WSHD_HARNESS_ENV=env_value)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=env, cwd=self.tree.root, universal_newlines=True)
+        port = support.wait_for_listening(self, process)
+        self.addCleanup(support.stop, self, process)
+        return port
+
+    def args(self, *extra):
+        return ['-H', '127.0.0.1', '-p', '0', '-d', self.tree.root,
+                '-w', self.tree.handlers] + list(extra)
+
+    def tls_args(self):
+        return ['--tls', '--private-key', self.tree.key, '--certificate', self.tree.cert]
+
+    def test_firefox_wrapper(self):
+        port = self.start([sys.executable, '-c', FIREFOX_WRAPPER] + self.args(), 'firefox')
+        support.check_server(self, port, marker=self.tree.marker, env_value='firefox')
+
+    def test_firefox_wrapper_tls(self):
+        port = self.start([sys.executable, '-c', FIREFOX_WRAPPER] + self.args() +
+                          self.tls_args(), 'firefox')
+        support.check_server(self, port, tls=True, marker=self.tree.marker,
+                             env_value='firefox')
+
+    def test_chromium_script_path_with_cgi(self):
+        script = pywebsocket3.standalone.__file__
+        port = self.start([sys.executable, script, '--cgi-paths', '/handlers/cgi-bin'] +
+                          self.args(), 'chromium')
+        support.check_server(self, port, marker=self.tree.marker, env_value='chromium')
+        body = urllib.request.urlopen(
+            'http://127.0.0.1:%d/handlers/cgi-bin/hello.py' % port, timeout=10).read()
+        self.assertEqual(body, b'hello from cgi\n')
+
+    def test_chromium_script_path_tls(self):
+        script = pywebsocket3.standalone.__file__
+        port = self.start([sys.executable, script] + self.args() + self.tls_args(),
+                          'chromium')
+        support.check_server(self, port, tls=True, marker=self.tree.marker,
+                             env_value='chromium')
+
+    def test_python_dash_m(self):
+        port = self.start([sys.executable, '-m', 'pywebsocket3.standalone'] + self.args(),
+                          'dash-m')
+        support.check_server(self, port, marker=self.tree.marker, env_value='dash-m')
+
+    def test_wshd_command(self):
+        command = shutil.which('wshd', path=os.path.dirname(sys.executable))
+        self.assertIsNotNone(command, 'pip installed no wshd command beside the interpreter')
+        port = self.start([command] + self.args(), 'command')
+        support.check_server(self, port, marker=self.tree.marker, env_value='command')
+
+    def test_bad_tls_options_exit_1(self):
+        result = subprocess.run(
+            [sys.executable, '-m', 'pywebsocket3.standalone'] + self.args('--tls'),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+            timeout=30)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn('private_key and certificate', result.stderr)
+
+    def test_unknown_option_exits_1_as_pywebsocket(self):
+        result = subprocess.run(
+            [sys.executable, '-m', 'pywebsocket3.standalone', '--no-such-option'],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+            timeout=30)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("Unrecognized arguments: ['--no-such-option']", result.stderr)
+
+
+if __name__ == '__main__':
+    unittest.main()
