@@ -82,6 +82,7 @@ fuzz_target!(|data: &[u8]| {
         protocol: protocol.clone(),
         extensions: up.extensions.as_deref().map(format_extensions),
         headers: Vec::new(),
+        verbatim_headers: Vec::new(),
     };
     let wire = accept_response(&up.key, &accept).expect("accepted request yields a 101");
     let mut chunked = Vec::new();

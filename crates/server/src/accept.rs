@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wshd_proto::deflate::negotiate_compression;
+use wshd_proto::deflate::{Compression, DeflateConfig, negotiate_compression};
 use wshd_proto::handshake::{
-    self, Accept, HandshakeError, Request, accept_response, error_response, format_extensions,
-    is_upgrade_request, validate_upgrade,
+    self, Accept, ExtensionOffer, HandshakeError, InvalidHeader, Request, accept_response,
+    error_response, format_extensions, is_upgrade_request, validate_upgrade,
 };
 use wshd_proto::{CloseCode, Connection};
 
@@ -29,7 +29,7 @@ use crate::listener::Shared;
 use crate::target::{self, Target};
 use crate::transport::{Transport, linger_close};
 use crate::unwind::{CatchUnwind, panic_message};
-use crate::websocket::{Info, WebSocket};
+use crate::websocket::{HandlerState, Info, WebSocket};
 
 /// Serves one connection from accept to the 101, then hands it to its handler's own task
 /// ([`DynHandler::spawn_transfer`]). Never panics on peer input.
@@ -84,28 +84,43 @@ async fn open(
                 tracing::debug!(%peer, "connection ended before a request head: {e}");
                 return None;
             }
-            Ok(Err(HeadError::Http(e))) => return refuse(&mut io, peer, "-", &e, &shared).await,
+            Ok(Err(HeadError::Http(e))) => {
+                return refuse(&mut io, peer, "-", &e, &shared, Refuser::Server).await;
+            }
             Ok(Ok(parsed)) => parsed,
         };
         first = false;
         // Basic auth comes before anything else, WebSocket or not (pywebsocket does so).
         if let Err(e) = shared.http.authorize(&request) {
-            return refuse(&mut io, peer, &request.target.clone(), &e, &shared).await;
+            return refuse(&mut io, peer, &request.target.clone(), &e, &shared, Refuser::Server)
+                .await;
         }
         match target::resolve(&request.target, cfg.validation_host.as_deref(), cfg.validation_port)
         {
             Target::Path(path) => request.target = path,
             Target::Mismatch(why) => {
                 let e = HandshakeError::new(404, format!("absolute request URI not served: {why}"));
-                return refuse(&mut io, peer, &request.target.clone(), &e, &shared).await;
+                return refuse(
+                    &mut io,
+                    peer,
+                    &request.target.clone(),
+                    &e,
+                    &shared,
+                    Refuser::Server,
+                )
+                .await;
             }
         }
         if let Some(handler) = shared.router.find(&request.target).cloned() {
             break (request, leftover, handler);
         }
+        if is_upgrade_request(&request) {
+            tracing::warn!(%peer, resource = %request.target, "no WebSocket handler for this resource (a handler file missing, or one that failed to load?)");
+        }
         if !shared.http.serves_files() {
             let e = HandshakeError::new(404, "no handler for this resource");
-            return refuse(&mut io, peer, &request.target.clone(), &e, &shared).await;
+            return refuse(&mut io, peer, &request.target.clone(), &e, &shared, Refuser::Server)
+                .await;
         }
         // Plain HTTP; a kept-alive connection may carry a WebSocket handshake next.
         let local = io.local_addr().ok();
@@ -123,15 +138,15 @@ async fn open(
         // pywebsocket answers a fragment on a handled resource with 400.
         let e =
             HandshakeError::bad_request("request target of a WebSocket resource has a fragment");
-        return refuse(&mut io, peer, &target, &e, &shared).await;
+        return refuse(&mut io, peer, &target, &e, &shared, Refuser::Server).await;
     }
     if !is_upgrade_request(&request) {
         let e = HandshakeError::bad_request("this resource only serves WebSocket handshakes");
-        return refuse(&mut io, peer, &target, &e, &shared).await;
+        return refuse(&mut io, peer, &target, &e, &shared, Refuser::Server).await;
     }
     let upgrade = match validate_upgrade(request) {
         Ok(u) => u,
-        Err(e) => return refuse(&mut io, peer, &target, &e, &shared).await,
+        Err(e) => return refuse(&mut io, peer, &target, &e, &shared, Refuser::Server).await,
     };
     let key = upgrade.key.clone();
     let mut hreq = HandshakeRequest::new(upgrade, peer, io, leftover);
@@ -156,31 +171,11 @@ async fn open(
             let _ = io.shutdown().await;
             return None;
         }
-        return refuse(&mut io, peer, &target, &r.into(), &shared).await;
+        return refuse(&mut io, peer, &target, &r.into(), &shared, Refuser::Handler).await;
     }
-    // RFC 7692 §5: the first acceptable compression offer wins, after the handler had
-    // its say (decline, or force client parameters).
-    let choice = &hreq.compression;
-    let compression = (!choice.declined)
-        .then(|| {
-            negotiate_compression(
-                hreq.extension_offers(),
-                &cfg.deflate,
-                &choice.permessage,
-                &choice.per_frame,
-            )
-        })
-        .flatten();
-    let state = hreq.state.take();
-    let accept = Accept {
-        protocol: hreq.protocol.take(),
-        extensions: compression
-            .as_ref()
-            .map(|(_, response)| format_extensions(std::slice::from_ref(response))),
-        headers: std::mem::take(&mut hreq.response_headers),
-    };
-    drop(hreq);
-    let response = match accept_response(&key, &accept) {
+    let Answer { response, protocol, extensions, compression, state } =
+        answer(hreq, &key, &cfg.deflate);
+    let response = match response {
         Ok(r) => r,
         Err(e) => {
             // Only a handler can put an invalid header here: a server-side fault.
@@ -188,7 +183,7 @@ async fn open(
                 500,
                 format!("handler produced an invalid response header: {e}"),
             );
-            return refuse(&mut io, peer, &target, &e, &shared).await;
+            return refuse(&mut io, peer, &target, &e, &shared, Refuser::Handler).await;
         }
     };
     // The flush matters on TLS, where a write may leave records buffered in rustls.
@@ -210,11 +205,63 @@ async fn open(
     // A first frame sent right behind the request head belongs to the connection.
     conn.receive_data(&leftover);
     drop(leftover);
-    let info = Info::new(target, accept.protocol, accept.extensions, state, peer);
+    let info = Info::new(target, protocol, extensions, state, peer);
     let mut ws = WebSocket::new(io, conn, info, shared.timing.clone(), Some(handler.clone()));
     ws.set_shutdown(shared.shutdown.register());
     Some((ws, handler))
 }
+/// The 101 a handler's choices make, and what the connection keeps of them.
+struct Answer {
+    response: Result<Vec<u8>, InvalidHeader>,
+    protocol: Option<String>,
+    extensions: Option<String>,
+    compression: Option<(Compression, ExtensionOffer)>,
+    state: Option<HandlerState>,
+}
+
+/// Negotiates compression (RFC 7692 §5: the first acceptable offer wins, after the
+/// handler had its say: decline, force client parameters, or answer another offer) and
+/// writes the 101. Not async, so the response headers are never held in the connection's
+/// task across an await.
+fn answer(mut hreq: HandshakeRequest, key: &str, deflate: &DeflateConfig) -> Answer {
+    let unusual = hreq.unusual.take().map(|u| *u).unwrap_or_default();
+    let choice = &hreq.compression;
+    let compression = (!choice.declined)
+        .then(|| {
+            negotiate_compression(
+                unusual.offers.as_deref().unwrap_or(hreq.extension_offers()),
+                deflate,
+                &choice.permessage,
+                &choice.per_frame,
+            )
+        })
+        .flatten();
+    let accept = Accept {
+        protocol: hreq.protocol.take(),
+        extensions: compression
+            .as_ref()
+            .map(|(_, response)| format_extensions(std::slice::from_ref(response))),
+        headers: std::mem::take(&mut hreq.response_headers),
+        verbatim_headers: unusual.verbatim_headers,
+    };
+    Answer {
+        response: accept_response(key, &accept),
+        protocol: accept.protocol,
+        extensions: accept.extensions,
+        compression,
+        state: hreq.state.take(),
+    }
+}
+
+/// Who refused a handshake: it decides the level of the log line.
+#[derive(Clone, Copy)]
+enum Refuser {
+    /// The request was bad, unauthorized, or for nothing served.
+    Server,
+    /// A handler rejected it or produced an invalid response.
+    Handler,
+}
+
 enum HeadError {
     Io(std::io::Error),
     Http(HandshakeError),
@@ -260,8 +307,17 @@ async fn refuse<T>(
     target: &str,
     e: &HandshakeError,
     shared: &Shared,
+    by: Refuser,
 ) -> Option<T> {
-    tracing::info!(%peer, resource = %target, status = e.status(), "handshake refused: {}", e.reason());
+    match by {
+        Refuser::Server => {
+            tracing::info!(%peer, resource = %target, status = e.status(), "handshake refused: {}", e.reason());
+        }
+        // The operator has a handler to fix.
+        Refuser::Handler => {
+            tracing::warn!(%peer, resource = %target, status = e.status(), "the handler refused the handshake: {}", e.reason());
+        }
+    }
     let response = error_response(e.status(), e.reason(), e.headers());
     if io.write_all(&response).await.is_ok() {
         linger_close(io, shared.config.linger_timeout).await;

@@ -175,6 +175,8 @@ pub struct HandshakeRequest {
     peer_addr: SocketAddr,
     pub(crate) protocol: Option<String>,
     pub(crate) response_headers: Vec<(String, String)>,
+    /// What only compatibility layers ask for; boxed, as hardly any handshake has it.
+    pub(crate) unusual: Option<Box<Unusual>>,
     pub(crate) compression: CompressionChoice,
     pub(crate) state: Option<HandlerState>,
     pub(crate) raw_output: Vec<u8>,
@@ -206,6 +208,16 @@ impl TlsPeer {
     }
 }
 
+/// Response choices of pywebsocket compatibility, which native handlers never make.
+#[derive(Debug, Default)]
+pub(crate) struct Unusual {
+    /// See [`HandshakeRequest::add_verbatim_response_header`].
+    pub(crate) verbatim_headers: Vec<(String, String)>,
+    /// Offers to negotiate instead of the client's (see
+    /// [`HandshakeRequest::negotiate_as_if_offered`]).
+    pub(crate) offers: Option<Vec<ExtensionOffer>>,
+}
+
 /// What the handler asked of compression negotiation.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct CompressionChoice {
@@ -227,6 +239,7 @@ impl HandshakeRequest {
             peer_addr,
             protocol: None,
             response_headers: Vec::new(),
+            unusual: None,
             compression: CompressionChoice::default(),
             state: None,
             raw_output: Vec::new(),
@@ -335,6 +348,16 @@ impl HandshakeRequest {
         Ok(())
     }
 
+    /// Adds a line `name: value` to the 101 response exactly as given, after the headers
+    /// of [`HandshakeRequest::add_response_header`], without checking either part: a value
+    /// with CRLF forges further header lines. This is pywebsocket's `extra_headers`, which
+    /// browser test suites use to send deliberately malformed responses; never pass a
+    /// client's input here.
+    pub fn add_verbatim_response_header(&mut self, name: &str, value: &str) {
+        let unusual = self.unusual.get_or_insert_default();
+        unusual.verbatim_headers.push((name.to_owned(), value.to_owned()));
+    }
+
     /// Bytes to write to the socket before the server's own answer (the 101, or the error
     /// status of a [`Rejection`]), or instead of it when the handshake is aborted with
     /// [`Rejection::abort`]. For handlers that forge their own handshake response
@@ -344,14 +367,11 @@ impl HandshakeRequest {
         self.raw_output.extend_from_slice(bytes);
     }
 
-    /// Reads raw bytes from the client: `len` bytes, or fewer if the client closes its
-    /// side first (pywebsocket's `request.connection.read`). What
-    /// [`HandshakeRequest::write_raw`] queued is written out first, so a handler can write
-    /// its own response and read the client's answer. Bytes read here are gone: the
-    /// WebSocket starts after them. Waits as long as the client does not send (the
-    /// handler chose to block); use a timeout around it to bound that.
-    pub async fn read_raw(&mut self, len: usize) -> std::io::Result<Vec<u8>> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// Writes what [`HandshakeRequest::write_raw`] queued to the client now, instead of
+    /// when the extra handshake returns: pywebsocket's `request.connection.write` reaches
+    /// the client when it is called, and some handlers never return.
+    pub async fn flush_raw(&mut self) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
         let io = self.io.as_mut().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection is gone")
         })?;
@@ -360,10 +380,23 @@ impl HandshakeRequest {
             io.flush().await?;
             self.raw_output.clear();
         }
+        Ok(())
+    }
+
+    /// Reads raw bytes from the client: `len` bytes, or fewer if the client closes its
+    /// side first (pywebsocket's `request.connection.read`). What
+    /// [`HandshakeRequest::write_raw`] queued is written out first, so a handler can write
+    /// its own response and read the client's answer. Bytes read here are gone: the
+    /// WebSocket starts after them. Waits as long as the client does not send (the
+    /// handler chose to block); use a timeout around it to bound that.
+    pub async fn read_raw(&mut self, len: usize) -> std::io::Result<Vec<u8>> {
+        use tokio::io::AsyncReadExt;
+        self.flush_raw().await?;
         let from_leftover = len.min(self.leftover.len());
         let mut buf: Vec<u8> = self.leftover.drain(..from_leftover).collect();
         let rest = (len - from_leftover) as u64;
         if rest > 0 {
+            let io = self.io.as_mut().expect("flush_raw checked it");
             io.take(rest).read_to_end(&mut buf).await?;
         }
         Ok(buf)
@@ -392,6 +425,14 @@ impl HandshakeRequest {
     /// otherwise its offer is declined.
     pub fn force_client_max_window_bits(&mut self, bits: u8) {
         self.compression.permessage.client_max_window_bits = Some(bits);
+    }
+
+    /// Negotiates compression as if the client had offered `offers` instead of what it
+    /// sent: the response then accepts parameters the client never asked for. This is
+    /// pywebsocket's `processor._request.add_parameter`, which browser test suites use to
+    /// send an unsolicited negotiation response that the browser must refuse.
+    pub fn negotiate_as_if_offered(&mut self, offers: Vec<ExtensionOffer>) {
+        self.unusual.get_or_insert_default().offers = Some(offers);
     }
 
     /// Makes the 101 ask the client not to use context takeover (RFC 7692 §7.1.1.2).

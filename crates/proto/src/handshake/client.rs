@@ -485,6 +485,7 @@ mod tests {
             protocol: Some("superchat".into()),
             extensions: Some("permessage-deflate; client_max_window_bits=15".into()),
             headers: vec![("Set-Cookie".into(), "s=1".into())],
+            verbatim_headers: vec![],
         };
         let answer = accept_response(&up.key, &accept).unwrap();
         let (resp, n) = parse_response(&answer, &limits()).unwrap().unwrap();

@@ -186,6 +186,10 @@ pub struct Accept {
     pub extensions: Option<String>,
     /// Extra headers written after the WebSocket ones, in order (e.g. `Set-Cookie`).
     pub headers: Vec<(String, String)>,
+    /// Written after `headers` as `name: value` lines exactly as given, unchecked: for
+    /// pywebsocket's `request.extra_headers`, whose values test suites fill with CRLF on
+    /// purpose (to forge further header lines). Never put a peer's input here.
+    pub verbatim_headers: Vec<(String, String)>,
 }
 
 /// The `101 Switching Protocols` response, byte for byte as pywebsocket writes it:
@@ -220,6 +224,12 @@ pub fn accept_response(key: &str, accept: &Accept) -> Result<Vec<u8>, InvalidHea
     }
     for (name, value) in &accept.headers {
         push_field(&mut out, name, value)?;
+    }
+    for (name, value) in &accept.verbatim_headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(b"\r\n");
     Ok(out)
@@ -552,6 +562,7 @@ mod tests {
             protocol: Some("chat".into()),
             extensions: Some("permessage-deflate; server_no_context_takeover".into()),
             headers: vec![("Set-Cookie".into(), "a=b".into()), ("X-Root".into(), "yes".into())],
+            verbatim_headers: vec![],
         };
         let wire = String::from_utf8(accept_response(KEY, &accept).unwrap()).unwrap();
         assert_eq!(
@@ -561,6 +572,27 @@ mod tests {
              Sec-WebSocket-Protocol: chat\r\n\
              Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n\
              Set-Cookie: a=b\r\nX-Root: yes\r\n\r\n"
+        );
+    }
+
+    /// pywebsocket's extra_headers: what the handler wrote, CRLF and all, after the
+    /// checked headers.
+    #[test]
+    fn verbatim_headers_go_out_as_given() {
+        let accept = Accept {
+            headers: vec![("Set-Cookie".into(), "a=b".into())],
+            verbatim_headers: vec![(
+                "Set-Cookie".into(),
+                "ws=1; HttpOnly\r\nSec-WebSocket-Origin: http://x".into(),
+            )],
+            ..Accept::default()
+        };
+        let wire = String::from_utf8(accept_response(KEY, &accept).unwrap()).unwrap();
+        assert!(
+            wire.ends_with(
+                "Set-Cookie: a=b\r\nSet-Cookie: ws=1; HttpOnly\r\nSec-WebSocket-Origin: http://x\r\n\r\n"
+            ),
+            "{wire}"
         );
     }
 

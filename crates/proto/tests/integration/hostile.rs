@@ -965,6 +965,7 @@ fn replay_handshake_request(input: &[u8]) {
         protocol: protocol.clone(),
         extensions: up.extensions.as_deref().map(format_extensions),
         headers: Vec::new(),
+        verbatim_headers: Vec::new(),
     };
     let wire = accept_response(&up.key, &accept).expect("101");
     let (response, _) = parse_response(&wire, &HandshakeLimits::default()).unwrap().unwrap();
