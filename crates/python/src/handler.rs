@@ -25,12 +25,21 @@ use crate::stream::Stream;
 /// Serves one resource with the hooks of one handler file.
 pub struct PythonHandler {
     handlers: Arc<Handlers>,
+    strict_extra_headers: bool,
 }
 
 impl PythonHandler {
-    /// A handler for the file whose hooks are `handlers`.
+    /// A handler for the file whose hooks are `handlers`. `request.extra_headers` go out
+    /// verbatim, as pywebsocket writes them (see [`PythonHandler::strict_extra_headers`]).
     pub fn new(handlers: Arc<Handlers>) -> Self {
-        PythonHandler { handlers }
+        PythonHandler { handlers, strict_extra_headers: false }
+    }
+
+    /// With `strict`, an `extra_headers` entry whose name is not a token or whose value
+    /// holds CR, LF or NUL refuses the handshake with 500 instead of going out as written.
+    pub fn strict_extra_headers(mut self, strict: bool) -> Self {
+        self.strict_extra_headers = strict;
+        self
     }
 }
 
@@ -55,10 +64,16 @@ struct HandshakeInput {
 struct HandshakeOutput {
     request: Py<PyAny>,
     protocol: Option<String>,
+    /// `request.sts` (Firefox's HSTS patch), checked like any response header.
+    sts: Option<String>,
+    /// `request.extra_headers`, in order.
     headers: Vec<(String, String)>,
     decline_compression: bool,
     client_max_window_bits: Option<u8>,
     client_no_context_takeover: bool,
+    /// The offer behind the permessage-deflate processor the handler kept, as it is now
+    /// (`processor._request`, which a handler may have added parameters to).
+    deflate_offer: Option<ExtensionOffer>,
 }
 
 impl HandshakeInput {
@@ -105,7 +120,7 @@ fn extra_handshake(
         // pywebsocket wraps any other exception, a HandshakeException's status included,
         // into a 403.
         let trace = traceback(py, &e);
-        tracing::info!(path = %handlers.path.display(), "web_socket_do_extra_handshake raised: {trace}");
+        tracing::warn!(path = %handlers.path.display(), "web_socket_do_extra_handshake raised: {trace}");
         return Err(Rejection::new(403, format!("handshake refused by the handler: {e}")));
     }
     read_choices(py, request, input.offered_extensions).map_err(internal)
@@ -162,9 +177,7 @@ fn read_choices(
     let protocol: Option<String> = request.getattr("ws_protocol")?.extract()?;
     let mut headers = Vec::new();
     // Firefox's mochitest handlers set request.sts (its patched pywebsocket's HSTS).
-    if let Some(sts) = attr_or_none::<String>(&request, "sts")? {
-        headers.push(("Strict-Transport-Security".to_owned(), sts));
-    }
+    let sts = attr_or_none::<String>(&request, "sts")?;
     for item in request.getattr("extra_headers")?.try_iter()? {
         let (name, value): (String, String) = item?.extract()?;
         headers.push((name, value));
@@ -172,10 +185,12 @@ fn read_choices(
     let mut out = HandshakeOutput {
         request: request.clone().unbind(),
         protocol,
+        sts,
         headers,
         decline_compression: false,
         client_max_window_bits: None,
         client_no_context_takeover: false,
+        deflate_offer: None,
     };
     if offered {
         // Entries a handler removed, set to None or deactivated decline their extension
@@ -197,6 +212,11 @@ fn read_choices(
                 out.client_max_window_bits = attr_or_none(&p, "_wshd_client_max_window_bits")?;
                 out.client_no_context_takeover =
                     attr_or_none::<bool>(&p, "_wshd_client_no_context_takeover")?.unwrap_or(false);
+                let offer = p.getattr("_request")?;
+                out.deflate_offer = Some(ExtensionOffer {
+                    name: offer.call_method0("name")?.extract()?,
+                    params: offer.call_method0("get_parameters")?.extract()?,
+                });
             }
         }
     }
@@ -310,9 +330,11 @@ fn transfer(
 /// Performs one `request.connection` call of the extra handshake.
 async fn serve_handshake_io(req: &mut HandshakeRequest, cmd: Cmd) {
     match cmd {
+        // Written at once: a handler may write its own response and never return.
         Cmd::Write { data, reply } => {
             req.write_raw(&data);
-            let _ = reply.send(Ok(()));
+            let written = req.flush_raw().await;
+            let _ = reply.send(written.map_err(|e| Fault::Terminated(e.to_string())));
         }
         Cmd::Read { len, reply } => {
             let read = req.read_raw(len).await;
@@ -359,11 +381,25 @@ impl DynHandler for PythonHandler {
                 (Some(p), true) => req.force_protocol(p)?,
                 (None, false) => {}
             }
+            if let Some(sts) = &out.sts {
+                req.add_response_header("Strict-Transport-Security", sts)?;
+            }
             for (name, value) in &out.headers {
-                req.add_response_header(name, value)?;
+                if self.strict_extra_headers {
+                    req.add_response_header(name, value)?;
+                } else {
+                    req.add_verbatim_response_header(name, value);
+                }
             }
             if out.decline_compression {
                 req.decline_compression();
+            }
+            // Parameters a handler added to the offer (`processor._request.add_parameter`)
+            // are answered as if the client had sent them.
+            if let Some(offer) = out.deflate_offer
+                && !req.extension_offers().contains(&offer)
+            {
+                req.negotiate_as_if_offered(vec![offer]);
             }
             if let Some(bits) = out.client_max_window_bits {
                 req.force_client_max_window_bits(bits);

@@ -94,10 +94,13 @@ impl HandlerTree {
         self.handlers.iter().map(|(path, handlers)| (path.as_str(), handlers))
     }
 
-    /// A router that serves every resource path (aliases included) with its handler file.
-    pub fn router(&self) -> wshd_server::Router {
+    /// A router that serves every resource path (aliases included) with its handler file;
+    /// `strict_extra_headers` as on [`crate::PythonHandler::strict_extra_headers`].
+    pub fn router(&self, strict_extra_headers: bool) -> wshd_server::Router {
         self.iter().fold(wshd_server::Router::new(), |router, (path, handlers)| {
-            router.route_dyn(path, Arc::new(crate::PythonHandler::new(handlers.clone())))
+            let handler = crate::PythonHandler::new(handlers.clone())
+                .strict_extra_headers(strict_extra_headers);
+            router.route_dyn(path, Arc::new(handler))
         })
     }
 

@@ -168,6 +168,11 @@ pub struct Args {
     /// one port (`--processes` does this for its own processes).
     #[arg(long = "reuse-port", visible_alias = "reuse_port")]
     pub reuse_port: bool,
+    /// Refuse the handshake (500) when a handler's `request.extra_headers` holds a name
+    /// that is not a token or a value with CR, LF or NUL. Off by default: they go out
+    /// as written, as pywebsocket writes them (test suites forge header lines so).
+    #[arg(long = "strict-extra-headers", visible_alias = "strict_extra_headers")]
+    pub strict_extra_headers: bool,
     /// Obsolete (pywebsocket: draft-75 handshake); accepted and ignored with a warning.
     #[arg(long = "allow-draft75", visible_alias = "allow_draft75", hide = true)]
     pub allow_draft75: bool,

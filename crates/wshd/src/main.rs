@@ -81,7 +81,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         map_file: args.websock_handlers_map_file.clone(),
     };
     let (tree, _warnings) = HandlerTree::load(&options)?;
-    let router = tree.router();
+    let router = tree.router(args.strict_extra_headers);
     let config = Config {
         validation_host: args.validation_host.clone(),
         validation_port: args.validation_port,

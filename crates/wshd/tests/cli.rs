@@ -384,3 +384,31 @@ fn processes_share_the_port_and_stop_together() {
         assert!(gone.is_some(), "process {pid} still runs after the first one exited");
     }
 }
+
+/// Handshakes refused because of a handler are logged at WARNING (the default level)
+/// with the reason: the hook's exception, and a WebSocket request for a resource with no
+/// handler.
+#[test]
+fn handler_refusals_are_logged_at_warning() {
+    let root = Dir::new("refusal-log");
+    root.write(
+        "raises_wsh.py",
+        "def web_socket_do_extra_handshake(request):\n\
+         \x20   raise ValueError('no entry for this test')\n\
+         def web_socket_transfer_data(request):\n    pass\n",
+    );
+    let w = Wshd::start(wshd().args(["-H", "127.0.0.1", "-p", "0", "-d"]).arg(&root.0));
+    assert_eq!(open_ws(w.addr, "/raises").0, 403);
+    let err = w.wait_for_stderr("ValueError: no entry for this test");
+    assert!(
+        err.contains("[WARNING] wshd_python::handler: web_socket_do_extra_handshake raised"),
+        "{err}"
+    );
+    assert!(
+        err.contains("[WARNING] wshd_server::accept: the handler refused the handshake"),
+        "{err}"
+    );
+    assert_eq!(open_ws(w.addr, "/missing").0, 404);
+    let err = w.wait_for_stderr("no WebSocket handler for this resource");
+    assert!(err.contains("[WARNING] wshd_server::accept: no WebSocket handler"), "{err}");
+}

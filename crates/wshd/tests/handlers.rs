@@ -658,3 +658,91 @@ fn many_concurrent_python_connections_under_constant_garbage_collection() {
     let (mut c, _) = Raw::open(wshd.addr, "/live_requests", "");
     assert_eq!(c.frame().0, 0x81, "the server still serves");
 }
+
+/// `request.extra_headers` values go out as written, CRLF included (WPT's
+/// `set-cookie_http_wsh.py` forges a header line so); `--strict-extra-headers` refuses
+/// them with 500 instead.
+#[test]
+fn extra_headers_go_out_verbatim_unless_strict() {
+    let tree = Tree::new(
+        "verbatim",
+        &[(
+            "inject_wsh.py",
+            "def web_socket_do_extra_handshake(request):\n\
+             \x20   request.extra_headers.append(('Set-Cookie', \
+             'ws=1; HttpOnly\\r\\nSec-WebSocket-Origin: http://forged'))\n\
+             def web_socket_transfer_data(request):\n    request.ws_stream.receive_message()\n",
+        )],
+    );
+    let wshd = start(&tree.0);
+    let (_c, head) = Raw::open(wshd.addr, "/inject", "");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert!(
+        head.ends_with(
+            "\r\nSet-Cookie: ws=1; HttpOnly\r\nSec-WebSocket-Origin: http://forged\r\n\r\n"
+        ),
+        "{head}"
+    );
+    let strict = start_with(&tree.0, &["--strict-extra-headers"]);
+    let (_c, head) = Raw::open(strict.addr, "/inject", "");
+    assert!(head.starts_with("HTTP/1.1 500 "), "{head}");
+}
+
+/// `request.connection.write` in the extra handshake reaches the client when it is
+/// called, not when the hook returns (Chromium's handshake-fail-by-prepended-null
+/// writes and then keeps writing until the client leaves).
+#[test]
+fn handshake_writes_reach_the_client_before_the_hook_returns() {
+    let tree = Tree::new(
+        "early-write",
+        &[(
+            "early_wsh.py",
+            "import time\n\
+             def web_socket_do_extra_handshake(request):\n\
+             \x20   request.connection.write(b'HTTP/1.1 101 Early\\r\\n\\r\\n')\n\
+             \x20   for _ in range(100):\n\
+             \x20       time.sleep(0.1)\n\
+             \x20       request.connection.write(b'.')\n\
+             def web_socket_transfer_data(request):\n    pass\n",
+        )],
+    );
+    let wshd = start(&tree.0);
+    let started = std::time::Instant::now();
+    let (mut c, head) = Raw::open(wshd.addr, "/early", "");
+    assert_eq!(head, "HTTP/1.1 101 Early\r\n\r\n");
+    while c.read_some().len() < 3 {
+        assert!(started.elapsed() < Duration::from_secs(5), "the later writes did not arrive");
+    }
+    // The hook runs for 10 s; all of this happened while it was still running.
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+/// Parameters a handler adds to the client's offer through the processor's private
+/// `_request` are answered as pywebsocket answers them (Chromium's
+/// permessage-deflate-unsolicited-negotiation-response: the browser must then fail).
+#[test]
+fn parameters_added_to_the_offer_are_answered() {
+    let tree = Tree::new(
+        "unsolicited",
+        &[(
+            "unsolicited_wsh.py",
+            "from mod_pywebsocket import extensions\n\
+             def web_socket_do_extra_handshake(request):\n\
+             \x20   for p in request.ws_extension_processors:\n\
+             \x20       if isinstance(p, extensions.PerMessageDeflateExtensionProcessor):\n\
+             \x20           p._request.add_parameter('server_max_window_bits', '10')\n\
+             \x20           p._request.add_parameter('server_no_context_takeover', None)\n\
+             def web_socket_transfer_data(request):\n    pass\n",
+        )],
+    );
+    let wshd = start(&tree.0);
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    let (_c, head) = Raw::open(wshd.addr, "/unsolicited", offer);
+    assert!(
+        head.contains(
+            "\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; \
+             server_no_context_takeover\r\n"
+        ),
+        "{head}"
+    );
+}

@@ -128,6 +128,10 @@ def _build_option_parser():
                    default=1002, help='close code for reserved bits or opcodes')
     p.add_argument('--reuse-port', '--reuse_port', dest='reuse_port', action='store_true',
                    default=False, help='set SO_REUSEPORT on the listening sockets')
+    p.add_argument('--strict-extra-headers', '--strict_extra_headers',
+                   dest='strict_extra_headers', action='store_true', default=False,
+                   help='refuse (500) extra_headers with CR, LF or NUL instead of sending '
+                   'them as written')
     return p
 
 
@@ -262,6 +266,7 @@ class WebSocketServer(object):
             shutdown_timeout=getattr(options, 'shutdown_timeout', _DEFAULT_SHUTDOWN_TIMEOUT),
             unsupported_frame_close_code=getattr(options, 'unsupported_frame_close_code',
                                                  1002),
+            strict_extra_headers=bool(getattr(options, 'strict_extra_headers', False)),
             **_tls_settings(options))
         self._sockets = []
         for fd, _ in self._server.listening():

@@ -94,7 +94,7 @@ impl HostedServer {
         basic_auth=None, certificate=None, private_key=None, client_auth="off",
         client_ca=None, validation_host=None, validation_port=None, backlog=128,
         reuse_port=false, shutdown_timeout=5.0, unsupported_frame_close_code=1002,
-        threads=None,
+        strict_extra_headers=false, threads=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -118,6 +118,7 @@ impl HostedServer {
         reuse_port: bool,
         shutdown_timeout: f64,
         unsupported_frame_close_code: u16,
+        strict_extra_headers: bool,
         threads: Option<usize>,
     ) -> PyResult<Self> {
         let addrs = addresses
@@ -169,7 +170,7 @@ impl HostedServer {
             builder.worker_threads(threads.max(1));
         }
         let runtime = builder.build()?;
-        let router = tree.router();
+        let router = tree.router(strict_extra_headers);
         let servers = py.detach(|| runtime.block_on(Server::bind_all(&addrs, router, config)));
         let servers = servers.map_err(|e| PyOSError::new_err(e.to_string()))?;
         let listening = servers

@@ -69,6 +69,12 @@ impl Raw {
     }
 
     /// Everything until the server closes TCP.
+    /// Reads once more (waiting up to the read timeout) and shows every byte not consumed.
+    pub fn read_some(&mut self) -> &[u8] {
+        self.fill();
+        &self.buf
+    }
+
     pub fn rest(&mut self) -> Vec<u8> {
         while self.fill() > 0 {}
         std::mem::take(&mut self.buf)
