@@ -1,10 +1,10 @@
 //! The Python modules handlers import: `pywebsocket3.*`, also importable as
 //! `mod_pywebsocket.*`, served from sources compiled into the binary.
 //!
-//! [`install`] puts a finder on `sys.meta_path` for the embedded package, imports every
-//! module of it once, and registers each under both names, so `import mod_pywebsocket`,
-//! `from mod_pywebsocket import msgutil` and `import pywebsocket3.stream` all give the same
-//! module objects. It also loads `_wshd`, this crate's own Python helpers. It does not
+//! [`install`] puts a finder on `sys.meta_path` for the embedded package, which compiles a
+//! module on its first import and finds `mod_pywebsocket.X` as the same module object as
+//! `pywebsocket3.X`, so `import mod_pywebsocket`, `from mod_pywebsocket import msgutil` and
+//! `import pywebsocket3.stream` all give the same module objects. It also loads `_wshd`, this crate's own Python helpers. It does not
 //! define the modules' contents: those are the `.py` files under `python/pywebsocket3/`
 //! and `src/py/`.
 
@@ -16,31 +16,52 @@ include!(concat!(env!("OUT_DIR"), "/embedded_modules.rs"));
 /// wshd's own helper module: the `request` object's classes.
 const WSHD_HELPERS: &str = include_str!("py/_wshd.py");
 
-/// The finder: a meta-path finder and loader over a dict of embedded sources.
+/// The finder: a meta-path finder and loader over a dict of embedded sources. A module is
+/// compiled when it is first imported (a handler tree that never imports `msgutil` never
+/// pays for it), and `mod_pywebsocket.X` is found as the module object `pywebsocket3.X`.
 const FINDER: &str = r#"
-import importlib.abc, importlib.util, sys
+import importlib, importlib.util, sys
 
-class EmbeddedFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds and loads the modules wshd embeds (pywebsocket3.*, _wshd)."""
+OLD, NEW = 'mod_pywebsocket', 'pywebsocket3'
+
+# Plain classes: importlib.abc would import importlib.resources (9 ms of start-up).
+class EmbeddedFinder(object):
+    """Finds and loads the modules wshd embeds (pywebsocket3.*, _wshd), and aliases
+    mod_pywebsocket.* to them."""
 
     def __init__(self, sources):
         self.sources = sources  # name -> (is_package, source)
 
     def find_spec(self, fullname, path=None, target=None):
-        entry = self.sources.get(fullname)
+        real = fullname
+        if fullname == OLD or fullname.startswith(OLD + '.'):
+            real = NEW + fullname[len(OLD):]
+        entry = self.sources.get(real)
         if entry is None:
             return None
-        return importlib.util.spec_from_loader(
-            fullname, self, origin='<wshd>/' + fullname, is_package=entry[0])
+        spec = importlib.util.spec_from_loader(
+            fullname, self, origin='<wshd>/' + real, is_package=entry[0])
+        spec.loader_state = real if real != fullname else None
+        return spec
 
     def create_module(self, spec):
-        return None
+        if spec.loader_state is None:
+            return None
+        # An alias: the real module, imported (once) under its own name.
+        module = importlib.import_module(spec.loader_state)
+        spec.loader_state = module.__spec__
+        return module
 
     def exec_module(self, module):
-        is_package, source = self.sources[module.__spec__.name]
+        spec = module.__spec__
+        if spec.loader_state is not None:
+            # An alias: the import system set the alias spec; put the real one back.
+            module.__spec__ = spec.loader_state
+            return
+        is_package, source = self.sources[spec.name]
         if is_package:
             module.__path__ = []
-        code = compile(source, module.__spec__.origin, 'exec')
+        code = compile(source, spec.origin, 'exec')
         exec(code, module.__dict__)
 "#;
 
@@ -59,12 +80,6 @@ pub(crate) fn install(py: Python<'_>, embed_package: bool) -> PyResult<()> {
     let finder = globals.get_item("EmbeddedFinder")?.expect("defined above").call1((sources,))?;
     let sys = py.import("sys")?;
     sys.getattr("meta_path")?.call_method1("insert", (0, finder))?;
-    let modules = sys.getattr("modules")?;
-    for (name, _, _) in package {
-        let module = py.import(*name)?;
-        let alias = format!("mod_pywebsocket{}", &name["pywebsocket3".len()..]);
-        modules.set_item(alias, module)?;
-    }
     py.import("_wshd")?;
     Ok(())
 }

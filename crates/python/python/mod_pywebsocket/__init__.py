@@ -9,7 +9,6 @@ code of its own besides.
 """
 
 import importlib
-import importlib.abc
 import importlib.util
 import sys
 
@@ -19,8 +18,9 @@ _OLD = __name__
 _NEW = 'pywebsocket3'
 
 
-class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Finds ``mod_pywebsocket.X`` as the already-importable ``pywebsocket3.X``."""
+class _AliasFinder(object):
+    """Finds ``mod_pywebsocket.X`` as the already-importable ``pywebsocket3.X``. (A plain
+    class: importlib.abc would import importlib.resources, a few ms of start-up.)"""
 
     def find_spec(self, fullname, path=None, target=None):
         if not fullname.startswith(_OLD + '.'):

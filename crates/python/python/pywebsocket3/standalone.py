@@ -29,7 +29,6 @@ import argparse
 import base64
 import configparser
 import logging
-import logging.handlers
 import os
 import socket
 import sys
@@ -307,7 +306,9 @@ def _configure_logging(options):
     root = logging.getLogger()
     root.setLevel(logging.getLevelName(level))
     if options.log_file:
-        handler = logging.handlers.RotatingFileHandler(
+        # Imported here only: it costs a few ms of start-up.
+        from logging.handlers import RotatingFileHandler
+        handler = RotatingFileHandler(
             options.log_file, 'a', options.log_max, options.log_count)
     else:
         handler = logging.StreamHandler()

@@ -7,12 +7,13 @@ is ``request.connection``. This module holds no protocol logic: the WebSocket st
 attributes before calling the handler.
 """
 
-import http.client
 
 
 def make_headers(pairs):
     """An http.client.HTTPMessage holding ``pairs`` in order, as pywebsocket's
-    ``headers_in``: ``get(name)`` is case-insensitive and returns the first value."""
+    ``headers_in``: ``get(name)`` is case-insensitive and returns the first value.
+    (http.client is imported here, on first use: it costs about 20 ms of start-up.)"""
+    import http.client
     headers = http.client.HTTPMessage()
     for name, value in pairs:
         headers[name] = value
@@ -22,11 +23,10 @@ def make_headers(pairs):
 class Connection(object):
     """``request.connection``: the peer's and our addresses, and raw socket access.
 
-    ``raw`` is the server's socket object: during ``web_socket_do_extra_handshake``
-    writes are queued and go out before the next ``read`` or when the hook returns
-    (before the server's own answer, or instead of it if the hook raises
-    ``AbortedByUserException``); in ``web_socket_transfer_data`` it is the stream and
-    both go straight to the socket. ``read(n)`` blocks until ``n`` bytes arrived or the
+    ``raw`` is the server's socket object: during ``web_socket_do_extra_handshake`` each
+    write reaches the client when it is made (before the server's own answer, or
+    instead of it if the hook raises ``AbortedByUserException``); in
+    ``web_socket_transfer_data`` it is the stream. Both go straight to the socket. ``read(n)`` blocks until ``n`` bytes arrived or the
     client closed its side.
     """
 
@@ -56,12 +56,24 @@ class Connection(object):
 class Request(object):
     """The object handlers receive as ``request``."""
 
+    @property
+    def headers_in(self):
+        """The request headers (an ``http.client.HTTPMessage``), built on first use."""
+        if self._headers_in is None:
+            self._headers_in = make_headers(self._header_pairs)
+        return self._headers_in
+
+    @headers_in.setter
+    def headers_in(self, value):
+        self._headers_in = value
+
     def __init__(self, method, uri, protocol, headers, connection, use_tls):
         self.method = method
         self.uri = uri
         self.unparsed_uri = uri
         self.protocol = protocol
-        self.headers_in = make_headers(headers)
+        self._header_pairs = headers
+        self._headers_in = None
         self.connection = connection
         self._use_tls = use_tls
         self.ws_resource = uri
