@@ -127,7 +127,8 @@ def case_table(case, mode, results, servers):
 
 
 def python_section(results):
-    """wshd running echo_wsh.py against pywebsocket3 running the same file."""
+    """echo_wsh.py under wshd (the binary with its embedded CPython, and the wheel inside a
+    host interpreter) against pywebsocket3 running the same file."""
     rows = []
     for case, path, what in [("small", "msgs_per_sec", "100 × 20 B, msgs/s"),
                              ("small", "msgs_per_server_cpu_sec", "100 × 20 B, msgs per server CPU-s"),
@@ -135,16 +136,26 @@ def python_section(results):
                              ("idle", "server_rss_per_conn.after_echo", "idle, RSS per connection"),
                              ("handshakes", "handshakes_per_sec", "handshakes/s")]:
         r = results.get(case, {})
-        if "wshd-python" in r and "pywebsocket3" in r:
-            a = median(get(x, path) for x in r["wshd-python"])
+        if "pywebsocket3" not in r:
+            continue
+        cells = []
+        for name in ("wshd-python", "wshd-wheel"):
+            if name in r:
+                value = median(get(x, path) for x in r[name])
+                ratio = round_ratio(r[name], r["pywebsocket3"], path)
+                cells.append(f"{fmt('{:,.1f}', value)} ({fmt('{:.2f}', ratio)}×)")
+            else:
+                cells.append("-")
+        if cells != ["-", "-"]:
             b = median(get(x, path) for x in r["pywebsocket3"])
-            ratio = round_ratio(r["wshd-python"], r["pywebsocket3"], path)
-            rows.append(f"| {what} | {fmt('{:,.1f}', a)} | {fmt('{:,.1f}', b)} | "
-                        f"{fmt('{:.2f}', ratio)} |")
+            rows.append(f"| {what} | {cells[0]} | {cells[1]} | {fmt('{:,.1f}', b)} |")
     if not rows:
         return ""
     return "\n".join(["## Python handlers: wshd vs pywebsocket3 (same echo_wsh.py)", "",
-                      "| figure | wshd | pywebsocket3 | ratio (same round) |",
+                      "wshd binary: its embedded CPython. wshd wheel: `pip install .` in a "
+                      "CPython venv, `python -m pywebsocket3.standalone`. In brackets: the "
+                      "median same-round ratio to pywebsocket3.", "",
+                      "| figure | wshd binary | wshd wheel | pywebsocket3 |",
                       "|---|---|---|---|"] + rows + [""])
 
 

@@ -30,6 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "bench" / "peers"
 CACHE = Path(os.environ.get("WSHD_BENCH_CACHE", Path.home() / ".cache" / "wshd-bench"))
 VENV = CACHE / "venv"
+# wshd installed with `pip install .` (the wheel), in a venv of this interpreter: the
+# wshd-wheel server runs echo_wsh.py inside that Python, as harnesses do.
+WHEEL_VENV = CACHE / "wheel-venv"
 # Exact versions, so that runs on different days compare like with like.
 PY_PACKAGES = ["pywebsocket3==4.0.2", "six==1.17.0", "websockets==17.4"]
 LOADGEN = ROOT / "target" / "release" / "wshd-load"
@@ -51,6 +54,10 @@ def server_table():
         "wshd-python": ("wshd + echo_wsh.py (examples/handlers)",
                         lambda p: [rel / "wshd", "-H", "127.0.0.1", "-p", "0", "-w", handlers],
                         "/echo", True),
+        "wshd-wheel": ("wshd wheel in CPython + echo_wsh.py (python -m pywebsocket3.standalone)",
+                       lambda p: [WHEEL_VENV / "bin" / "python", "-m", "pywebsocket3.standalone",
+                                  "-H", "127.0.0.1", "-p", "0", "-w", handlers],
+                       "/echo", True),
         "tokio-tungstenite": ("tokio-tungstenite (bench/peers)",
                               lambda p: [peers / "tungstenite-echo", "--port", "0",
                                          "--threads", "1"], "/", True),
@@ -67,8 +74,8 @@ def server_table():
     }
 
 
-PYTHON_SERVERS = {"wshd-python", "pywebsocket3", "websockets"}
-THREAD_PER_CONN = {"wshd-python", "pywebsocket3"}
+PYTHON_SERVERS = {"wshd-python", "wshd-wheel", "pywebsocket3", "websockets"}
+THREAD_PER_CONN = {"wshd-python", "wshd-wheel", "pywebsocket3"}
 
 
 def cases(args):
@@ -105,6 +112,14 @@ def build():
     sh(["cargo", "build", "--release", "-p", "wshd", "-p", "wshd-loadgen"], cwd=ROOT)
     sh(["cargo", "build", "--release", "-p", "wshd-server", "--example", "echo"], cwd=ROOT)
     sh(["cargo", "build", "--release", "--manifest-path", PEERS / "Cargo.toml"], cwd=ROOT)
+
+
+def install_wheel():
+    """`pip install .` of this checkout into WHEEL_VENV (maturin builds the extension)."""
+    if not (WHEEL_VENV / "bin" / "python").exists():
+        sh([sys.executable, "-m", "venv", WHEEL_VENV])
+    sh([WHEEL_VENV / "bin" / "pip", "install", "--disable-pip-version-check", "-q",
+        "--force-reinstall", "--no-deps", ROOT])
 
 
 def ensure_venv():
@@ -265,7 +280,9 @@ def main():
     started = time.time()
     if not args.no_build:
         build()
-    if (PYTHON_SERVERS - {"wshd-python"}) & set(chosen_servers):
+        if "wshd-wheel" in chosen_servers:
+            install_wheel()
+    if {"pywebsocket3", "websockets"} & set(chosen_servers):
         ensure_venv()
     prepare_handlers()
     missing = [str(b) for b in [LOADGEN] if not b.exists()]
