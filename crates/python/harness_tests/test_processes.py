@@ -7,10 +7,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import unittest
 import urllib.request
 
 import support
+import wsclient
 
 import pywebsocket3.standalone
 
@@ -82,6 +84,21 @@ class ProcessHarnessTest(unittest.TestCase):
         self.assertIsNotNone(command, 'pip installed no wshd command beside the interpreter')
         port = self.start([command] + self.args(), 'command')
         support.check_server(self, port, marker=self.tree.marker, env_value='command')
+
+    def test_log_file_gets_wshds_records_through_python_logging(self):
+        log = os.path.join(self.tree.root, 'wshd.log')
+        port = self.start([sys.executable, '-m', 'pywebsocket3.standalone'] +
+                          self.args('--log-file', log, '--log-level', 'info'), 'log')
+        with self.assertRaises(wsclient.HandshakeRefused):
+            wsclient.Client(port, '/no-such-handler')
+        deadline = time.time() + 10
+        text = ''
+        while 'no WebSocket handler' not in text and time.time() < deadline:
+            time.sleep(0.05)
+            with open(log) as f:
+                text = f.read()
+        self.assertRegex(text, r'\] \[WARNING\] wshd\.server\.accept: no WebSocket handler '
+                               r'for this resource .*resource=/no-such-handler')
 
     def test_bad_tls_options_exit_1(self):
         result = subprocess.run(
