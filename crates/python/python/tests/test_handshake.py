@@ -133,3 +133,33 @@ class BaseTest(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class _H2Handshaker(base.HandshakerBase):
+    """As wptserve's WsH2Handshaker: CONNECT with :protocol websocket."""
+
+    def _protocol_rfc(self):
+        return 'RFC 8441'
+
+    def _transform_header(self, header):
+        return header.lower()
+
+    def _validate_request(self):
+        if self._request.method != 'CONNECT':
+            raise base.HandshakeException('Method is not CONNECT')
+        base.validate_mandatory_header(self._request, ':protocol', 'websocket')
+
+
+class HandshakerBaseTest(unittest.TestCase):
+    def test_a_request_the_subclass_refuses_is_400(self):
+        request = _Request({':protocol': 'websocket'}, method='GET')
+        with self.assertRaises(base.HandshakeException) as raised:
+            _H2Handshaker(request, None).do_handshake()
+        self.assertEqual(raised.exception.status, 400)
+
+    def test_a_valid_request_is_refused_with_501_as_not_implemented(self):
+        request = _Request({':protocol': 'websocket'}, method='CONNECT')
+        with self.assertRaises(base.HandshakeException) as raised:
+            _H2Handshaker(request, None).do_handshake()
+        self.assertEqual(raised.exception.status, 501)
+        self.assertIn('RFC 8441', str(raised.exception))

@@ -99,3 +99,48 @@ def parse_token_list(data):
     if not tokens:
         raise HandshakeException('No valid token found')
     return tokens
+
+
+class HandshakerBase(object):
+    """The opening-handshake template that hosts with a connection of their own subclass
+    (wptserve's HTTP/2 ``WsH2Handshaker``): ``_validate_request``, ``_transform_header``,
+    ``_protocol_rfc``, ``_set_accept`` and ``_send_handshake`` are the subclass's.
+
+    wshd does the handshakes of its own connections in Rust, and cannot yet run a
+    WebSocket over a connection object a host hands over (an HTTP/2 stream): so
+    ``do_handshake`` validates the request with the subclass's checks, then refuses with
+    ``HandshakeException`` status 501 (Not Implemented), which wptserve answers. The class
+    exists so that ``import wptserve`` (and so ``wptserve.stash``) works with this package.
+    """
+
+    def __init__(self, request, dispatcher):
+        self._request = request
+        self._dispatcher = dispatcher
+
+    def _protocol_rfc(self):
+        raise AssertionError('subclasses implement _protocol_rfc')
+
+    def _transform_header(self, header):
+        raise AssertionError('subclasses implement _transform_header')
+
+    def _validate_request(self):
+        raise AssertionError('subclasses implement _validate_request')
+
+    def _set_accept(self):
+        raise AssertionError('subclasses implement _set_accept')
+
+    def _send_handshake(self):
+        raise AssertionError('subclasses implement _send_handshake')
+
+    def do_handshake(self):
+        """Raises HandshakeException: 400 (or the subclass's status) for a request the
+        subclass's checks refuse, else 501."""
+        try:
+            self._validate_request()
+        except HandshakeException as e:
+            if not e.status:
+                e.status = common.HTTP_STATUS_BAD_REQUEST
+            raise
+        raise HandshakeException(
+            'wshd cannot run a WebSocket over a connection object handed over by the host '
+            '(%s) yet' % self._protocol_rfc(), status=501)
