@@ -49,6 +49,9 @@ COLUMNS = {
         ("open p99 µs", "open_latency_us.p99", "{:,.0f}", False),
         ("server CPU %", "server_cpu_pct", "{:.0f}", None),
     ],
+    "startup": [
+        ("ms from process start to the first 101", "startup_ms", "{:,.0f}", False),
+    ],
 }
 # The ranking metric of the large-message case is bytes, not messages.
 LARGE_FIRST = ("payload MB/s", "payload_mb_per_sec_one_way", "{:,.1f}", True)
@@ -262,6 +265,7 @@ def write(args, results, servers, cases, root, started):
         md += [f"![messages per server CPU-second]({rel})", ""]
     for case, runs_by_server in results.items():
         title, mode, _ = cases[case]
+        runs_by_server = {s: r for s, r in runs_by_server.items() if r}
         md += [f"## {title}", "", case_table(case, mode, runs_by_server, servers), ""]
     md += [python_section(results)]
     md += ["## Commands", "", "Servers (each started alone, one after another):", ""]

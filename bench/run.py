@@ -94,13 +94,18 @@ def cases(args):
                  lambda s: ["-c", idle_n(s)]),
         "handshakes": ("handshakes (connect, upgrade, close)", "handshakes",
                        lambda s: ["--concurrency", "32"] + w),
+        # The servers of STARTUP_SERVERS only (bench/startup.py has the method).
+        "startup": (f"start-up: process start to the first 101, {args.startup_files} handler "
+                    "files", "startup", lambda s: []),
         # Not run unless asked for (--cases latency): open loop at a fixed offered rate.
         "latency": (f"open loop: 100 connections × 20 B at {args.rate:g} msgs/s", "rate",
                     lambda s: ["-c", "100", "-b", "20", "-r", str(args.rate)] + w),
     }
 
 
-DEFAULT_CASES = ["small", "pipelined", "large", "idle", "handshakes"]
+DEFAULT_CASES = ["small", "pipelined", "large", "idle", "handshakes", "startup"]
+# The servers whose start-up is measured: those that load a handler tree.
+STARTUP_SERVERS = {"wshd-python", "wshd-wheel", "pywebsocket3"}
 
 
 def sh(cmd, **kw):
@@ -196,9 +201,25 @@ def loadavg():
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
+def run_startup(name, args, tmp):
+    """One start-up measurement of `name` (bench/startup.py) on its tree in `tmp`."""
+    import startup
+    tree = Path(tmp) / "startup-tree"
+    if not tree.exists():
+        tree.mkdir()
+        startup.make_tree(tree, args.startup_files)
+    load = loadavg()
+    seconds, cmd = startup.measure(name, tree, cpu=args.server_cpu)
+    print(f"  {name:18} {seconds * 1000:.0f} ms to the first 101", flush=True)
+    return {"startup_ms": seconds * 1000, "loadavg": load, "exit_code": 0,
+            "server_command": " ".join(str(c) for c in cmd).replace(str(tree), "TREE")}
+
+
 def run_one(case, name, args, tmp):
     """Starts `name`, runs `case` once against it, stops it; returns the JSON result."""
     title, mode, case_args = cases(args)[case]
+    if mode == "startup":
+        return run_startup(name, args, tmp)
     server = Running(name, args.server_cpu, tmp)
     out = Path(tmp) / "result.json"
     if out.exists():
@@ -244,6 +265,8 @@ def main():
                    help="idle case connections for wshd-python and pywebsocket3, which run an "
                         "OS thread per connection (pywebsocket3 opens ~200/s; wshd-python "
                         "could not hold 15,000 on a 2-vCPU VM) (default 2000)")
+    p.add_argument("--startup-files", type=int, default=30,
+                   help="handler files in the start-up case's tree (default 30)")
     p.add_argument("--server-cpu", type=int, default=0)
     p.add_argument("--client-cpu", type=int, default=1)
     p.add_argument("--no-build", action="store_true", help="use the binaries as built")
@@ -299,6 +322,8 @@ def main():
                 order = chosen_servers[r % len(chosen_servers):] + \
                     chosen_servers[:r % len(chosen_servers)]
                 for name in order:
+                    if case == "startup" and name not in STARTUP_SERVERS:
+                        continue
                     try:
                         res = run_one(case, name, args, tmp)
                     except (RuntimeError, subprocess.TimeoutExpired) as e:

@@ -2,12 +2,14 @@
 """Start-up time: from process start to the first 101 on a tree of 30 handler files.
 
     bench/startup.py                 # 10 rounds each; prints a table, writes target/bench/startup.json
-    bench/startup.py --rounds 20 --files 30 --markdown   # the table as BENCHMARKS.md has it
+    bench/startup.py --rounds 20 --files 30
+
+bench/run.py runs the same measurement as its `startup` case (in BENCHMARKS.md).
 
 Servers, each started by Popen and measured until a WebSocket handshake to /echo0 gets its
 101 (the client retries the connection every 2 ms until the server listens):
 
-* ``wshd``: the binary (target/release/wshd), its embedded CPython;
+* ``wshd-python``: the binary (target/release/wshd), its embedded CPython;
 * ``wshd-wheel``: ``python -m pywebsocket3.standalone`` from ``pip install .`` in a venv
   (bench/run.py's cache, WSHD_BENCH_CACHE; built here unless --no-build);
 * ``pywebsocket3``: pywebsocket3 4.0.2's ``python -m pywebsocket3.standalone`` (the same
@@ -62,7 +64,7 @@ def commands(tree, port):
     wheel = bench.WHEEL_VENV / "bin" / "python"
     common = ["-H", "127.0.0.1", "-p", str(port), "-w", str(tree)]
     return {
-        "wshd": [str(bench.ROOT / "target" / "release" / "wshd")] + common,
+        "wshd-python": [str(bench.ROOT / "target" / "release" / "wshd")] + common,
         "wshd-wheel": [str(wheel), "-m", "pywebsocket3.standalone"] + common,
         "pywebsocket3": [str(py), "-m", "pywebsocket3.standalone"] + common,
     }
@@ -87,15 +89,19 @@ def first_101(port, deadline):
     raise RuntimeError("no 101 before the deadline")
 
 
-def measure(name, tree):
+def measure(name, tree, cpu=None):
+    """(seconds to the first 101, the command) for one start of `name`; pinned to `cpu`
+    with taskset when given."""
     port = bench.free_port()
     cmd = commands(tree, port)[name]
+    if cpu is not None:
+        cmd = ["taskset", "-c", str(cpu)] + cmd
     started = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             stdin=subprocess.DEVNULL)
     try:
         first_101(port, started + 30)
-        return time.monotonic() - started
+        return time.monotonic() - started, cmd
     finally:
         proc.terminate()
         try:
@@ -109,9 +115,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--files", type=int, default=30, help="handler files in the tree")
-    p.add_argument("--servers", default="wshd,wshd-wheel,pywebsocket3")
+    p.add_argument("--servers", default="wshd-python,wshd-wheel,pywebsocket3")
     p.add_argument("--no-build", action="store_true", help="use what is built and installed")
-    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--json", type=Path, default=bench.ROOT / "target" / "bench" / "startup.json")
     args = p.parse_args()
     names = args.servers.split(",")
@@ -127,7 +132,7 @@ def main():
         for r in range(args.rounds):
             order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
-                times[name].append(measure(name, tree))
+                times[name].append(measure(name, tree)[0])
             print("round %d: %s" % (r, ", ".join("%s %.0f ms" % (n, times[n][-1] * 1000)
                                                   for n in names)), flush=True)
     ref = statistics.median(times["pywebsocket3"]) if "pywebsocket3" in times else None
@@ -138,7 +143,7 @@ def main():
         ratio = "%.1f×" % (ref / med) if ref else "-"
         lines.append("| %s | %.0f ms | %.0f ms | %.0f ms | %s |" % (
             n, med * 1000, min(times[n]) * 1000, max(times[n]) * 1000, ratio))
-    print("\n".join(lines) if args.markdown else "\n".join(lines))
+    print("\n".join(lines))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"files": args.files, "rounds": args.rounds,
                                      "seconds": times}, indent=1) + "\n")
