@@ -87,12 +87,14 @@ def wait_for_listening(test, process, timeout=30):
 
 
 def stop(test, process, timeout=20):
-    """Interrupts a server process as a harness does (SIGINT) and checks it exits."""
+    """Interrupts a server process as a harness does (SIGINT) and checks that it shuts
+    down and exits with status 0."""
     process.send_signal(2)
     try:
-        process.wait(timeout)
+        status = process.wait(timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         test.fail('the server did not exit within %d s of SIGINT' % timeout)
+    test.assertEqual(status, 0, 'exit status after SIGINT; stderr: %s' % process.stderr.read())
     process.stdout.close()
     process.stderr.close()
