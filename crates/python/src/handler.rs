@@ -213,10 +213,16 @@ fn read_choices(
                 out.client_no_context_takeover =
                     attr_or_none::<bool>(&p, "_wshd_client_no_context_takeover")?.unwrap_or(false);
                 let offer = p.getattr("_request")?;
-                out.deflate_offer = Some(ExtensionOffer {
-                    name: offer.call_method0("name")?.extract()?,
-                    params: offer.call_method0("get_parameters")?.extract()?,
-                });
+                // Values as pywebsocket formats them: None bare, anything else by str()
+                // (a handler may add an int).
+                let mut params = Vec::new();
+                for pair in offer.call_method0("get_parameters")?.try_iter()? {
+                    let (name, value): (String, Bound<'_, PyAny>) = pair?.extract()?;
+                    let value = if value.is_none() { None } else { Some(value.str()?.to_string()) };
+                    params.push((name, value));
+                }
+                out.deflate_offer =
+                    Some(ExtensionOffer { name: offer.call_method0("name")?.extract()?, params });
             }
         }
     }

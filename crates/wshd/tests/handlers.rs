@@ -730,7 +730,7 @@ fn parameters_added_to_the_offer_are_answered() {
              def web_socket_do_extra_handshake(request):\n\
              \x20   for p in request.ws_extension_processors:\n\
              \x20       if isinstance(p, extensions.PerMessageDeflateExtensionProcessor):\n\
-             \x20           p._request.add_parameter('server_max_window_bits', '10')\n\
+             \x20           p._request.add_parameter('server_max_window_bits', 10)\n\
              \x20           p._request.add_parameter('server_no_context_takeover', None)\n\
              def web_socket_transfer_data(request):\n    pass\n",
         )],
