@@ -210,6 +210,7 @@ async fn open(
     ws.set_shutdown(shared.shutdown.register());
     Some((ws, handler))
 }
+
 /// The 101 a handler's choices make, and what the connection keeps of them.
 struct Answer {
     response: Result<Vec<u8>, InvalidHeader>,

@@ -399,7 +399,10 @@ fn handler_refusals_are_logged_at_warning() {
     );
     let w = Wshd::start(wshd().args(["-H", "127.0.0.1", "-p", "0", "-d"]).arg(&root.0));
     assert_eq!(open_ws(w.addr, "/raises").0, 403);
-    let err = w.wait_for_stderr("ValueError: no entry for this test");
+    // The server's line is written after the handler's, and stderr arrives line by line:
+    // wait for the later one.
+    let err = w.wait_for_stderr("the handler refused the handshake");
+    assert!(err.contains("ValueError: no entry for this test"), "{err}");
     assert!(
         err.contains("[WARNING] wshd_python::handler: web_socket_do_extra_handshake raised"),
         "{err}"

@@ -30,19 +30,6 @@ def web_socket_transfer_data(request):
     request.ws_stream.send_message(request.ws_stream.receive_message(), binary=False)
 ";
 
-const ECHO_WSH: &str = "\
-def web_socket_do_extra_handshake(request):
-    pass
-
-
-def web_socket_transfer_data(request):
-    while True:
-        message = request.ws_stream.receive_message()
-        if message is None:
-            return
-        request.ws_stream.send_message(message, binary=not isinstance(message, str))
-";
-
 /// A document root holding the handlers, the server's certificate and key, and the CA.
 struct Root {
     dir: PathBuf,
@@ -55,7 +42,9 @@ impl Root {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("certs")).unwrap();
         std::fs::write(dir.join("https_wsh.py"), HTTPS_WSH).unwrap();
-        std::fs::write(dir.join("echo_wsh.py"), ECHO_WSH).unwrap();
+        let echo =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/handlers/echo_wsh.py");
+        std::fs::copy(echo, dir.join("echo_wsh.py")).unwrap();
         let ca = Ca::new("wshd e2e CA");
         let server = ca.server();
         std::fs::write(dir.join("certs/cert.pem"), &server.cert_pem).unwrap();

@@ -33,6 +33,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 if __name__ == '__main__' and __package__ in (None, ''):
     # Run by path: the package directory is sys.path[0], where its modules would shadow
@@ -324,7 +325,7 @@ def _configure_logging(options):
 
 def _monitor(server, interval):
     while True:
-        threading.Event().wait(interval)
+        time.sleep(interval)
         _logger.info('%d open WebSocket connections', server.active_connections())
 
 
