@@ -290,6 +290,11 @@ impl Connection {
         self.close_timeout = timeout;
     }
 
+    /// How long this connection waits for the peer's close frame after sending its own.
+    pub fn close_timeout(&self) -> Option<Duration> {
+        self.close_timeout
+    }
+
     /// Sends a ping when nothing arrived for `interval`, and fails the connection with
     /// 1011 when nothing arrives within `timeout` of that ping. `now` starts the clock.
     pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration, now: Instant) {
@@ -541,6 +546,60 @@ impl Connection {
             self.seldom_mut().deadline = deadline;
         }
         Ok(())
+    }
+
+    // ---- closing decisions the drivers share ----------------------------------------
+
+    /// Answers the peer's close frame with the close a passive closing hook chose.
+    ///
+    /// A choice the protocol does not allow (a reserved code, a reason without a code, a
+    /// reason over 123 bytes) is replaced by an empty close body, which always goes out;
+    /// the error says why, for the caller to log. Errs only when our close frame was
+    /// already sent: then nothing changes.
+    pub fn answer_close(
+        &mut self,
+        code: Option<u16>,
+        reason: &str,
+        now: Instant,
+    ) -> Result<Option<UsageError>, UsageError> {
+        match self.close(code, reason, now) {
+            Ok(()) => Ok(None),
+            Err(UsageError::AlreadyClosed) => Err(UsageError::AlreadyClosed),
+            Err(refused) => {
+                self.close(None, "", now)?;
+                Ok(Some(refused))
+            }
+        }
+    }
+
+    /// Starts the closing handshake with 1001 (going away) because the server is shutting
+    /// down, or answers a pending peer close with it; returns whether a close frame was
+    /// queued (not when ours was already sent).
+    pub fn go_away(&mut self, now: Instant) -> bool {
+        self.can_send()
+            && self.close(Some(CloseCode::GOING_AWAY.0), "server shutting down", now).is_ok()
+    }
+
+    /// Closes because the local application is done with the connection (a handler
+    /// returned): with `code`, unless our close frame was already sent. Returns whether a
+    /// close frame was queued.
+    pub fn close_when_done(&mut self, code: CloseCode, now: Instant) -> bool {
+        self.can_send() && self.close(Some(code.0), "", now).is_ok()
+    }
+
+    /// Whether the transport should linger once the connection is closed: shut down our
+    /// side and drain the peer's until it closes, so our last bytes are not lost to a
+    /// reset. Not after a completed closing handshake: the peer has nothing more to send.
+    pub fn needs_linger(&self) -> bool {
+        self.ending() != Some(&Ending::Clean)
+    }
+
+    /// How many bytes the next read may take without reading past what the protocol
+    /// needs next: the rest of a frame header, or of a frame's payload. For transports
+    /// whose `read(n)` waits for exactly `n` bytes (a stream handed over by a host);
+    /// socket readers take whatever has arrived instead. Never 0.
+    pub fn read_hint(&self) -> usize {
+        self.incoming.read_hint()
     }
 
     /// Whether data and control frames may still be sent: not after our close frame.

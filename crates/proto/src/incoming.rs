@@ -131,6 +131,25 @@ impl Incoming {
         self.stash_len > 0 || self.frame.is_some() || self.message.is_some()
     }
 
+    /// Bytes the reader can take without going past the current frame header or payload
+    /// (at least 1). See `Connection::read_hint`.
+    pub(crate) fn read_hint(&self) -> usize {
+        if let Some(frame) = &self.frame {
+            return usize::try_from(frame.remaining).unwrap_or(usize::MAX).max(1);
+        }
+        let had = usize::from(self.stash_len);
+        if had < 2 {
+            return 2 - had;
+        }
+        let extended = match self.stash[1] & 0x7f {
+            126 => 2,
+            127 => 8,
+            _ => 0,
+        };
+        let masked = if self.stash[1] & 0x80 != 0 { 4 } else { 0 };
+        (2 + extended + masked - had).max(1)
+    }
+
     /// Consumes `data`, appending what completes to `queue`.
     ///
     /// After a close frame or a violation the rest is ignored; a violation is queued as

@@ -8,9 +8,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
 use tokio::sync::mpsc::unbounded_channel;
 use wshd_proto::handshake::ExtensionOffer;
 use wshd_server::BoxFuture;
@@ -42,9 +45,6 @@ impl PythonHandler {
         self
     }
 }
-
-/// The request object, kept from the extra handshake to the transfer phase.
-struct RequestState(Py<PyAny>);
 
 /// What the extra handshake needs from the HTTP request, owned, for the blocking pool.
 struct HandshakeInput {
@@ -349,6 +349,49 @@ async fn serve_handshake_io(req: &mut HandshakeRequest, cmd: Cmd) {
     }
 }
 
+/// What a connection's thread is handed once the 101 went out.
+struct Go {
+    driver: Arc<Driver>,
+    /// The `Sec-WebSocket-Extensions` value of the 101.
+    extensions: Option<String>,
+    /// Dropped when the thread is done with the connection.
+    done: tokio::sync::oneshot::Sender<()>,
+}
+
+/// The connection's thread, waiting between its extra handshake and the 101.
+struct RequestState(SyncSender<Go>);
+
+/// The life of one connection's thread, as in pywebsocket: the extra handshake, then
+/// (unless it refused, or the connection failed before the 101) the transfer phase. The
+/// request object stays on this thread from one to the other.
+fn connection_thread(
+    handlers: Arc<Handlers>,
+    input: HandshakeInput,
+    socket: HandshakeSocket,
+    verdict: tokio::sync::oneshot::Sender<Result<HandshakeOutput, Rejection>>,
+    go: Receiver<Go>,
+) {
+    let request = Python::attach(|py| {
+        let decided = extra_handshake(py, &handlers, input, socket);
+        let request = decided.as_ref().ok().map(|out| out.request.clone_ref(py));
+        // The connection may have timed out meanwhile: then nobody listens.
+        verdict.send(decided).ok().and(request)
+    });
+    let Some(request) = request else { return };
+    // Waits for the 101 without the GIL; a refusal after the hook drops the sender.
+    let Ok(Go { driver, extensions, done }) = go.recv() else {
+        Python::attach(|_| drop(request));
+        return;
+    };
+    let outcome = Python::attach(|py| {
+        let passive = handlers.passive_closing_handshake.as_ref().map(|p| p.clone_ref(py));
+        let stream = Stream::new(driver.clone(), request.clone_ref(py), passive);
+        transfer(py, &handlers, request, stream, extensions)
+    });
+    driver.finish(outcome);
+    drop(done);
+}
+
 impl DynHandler for PythonHandler {
     fn do_extra_handshake<'a>(
         &'a self,
@@ -360,18 +403,28 @@ impl DynHandler for PythonHandler {
             let handlers = self.handlers.clone();
             let (tx, mut rx) = unbounded_channel();
             let socket = HandshakeSocket::new(tx);
-            let mut hook = tokio::task::spawn_blocking(move || {
-                Python::attach(|py| extra_handshake(py, &handlers, input, socket))
-            });
+            let (verdict_tx, mut verdict) = tokio::sync::oneshot::channel();
+            let (go_tx, go_rx) = sync_channel(1);
+            // A thread of the connection's own, not a shared pool: a hook that waits on
+            // its client or sleeps holds only its own thread, never one that static files
+            // or other handshakes need. Dropping this future (the handshake deadline)
+            // ends the hook's raw reads and writes.
+            let spawned = std::thread::Builder::new()
+                .name("wshd-handler".into())
+                .spawn(move || connection_thread(handlers, input, socket, verdict_tx, go_rx));
+            if let Err(e) = spawned {
+                tracing::error!(peer = %req.peer_addr(), "cannot start a handler thread: {e}");
+                return Err(Rejection::new(503, "the server cannot start a handler thread now"));
+            }
             // Serve the hook's raw reads and writes until it returns.
             let verdict = loop {
                 tokio::select! {
-                    verdict = &mut hook => break verdict,
+                    verdict = &mut verdict => break verdict,
                     Some(cmd) = rx.recv() => serve_handshake_io(req, cmd).await,
                 }
             };
-            let out = verdict
-                .map_err(|e| Rejection::new(500, format!("handshake thread failed: {e}")))??;
+            let out =
+                verdict.map_err(|_| Rejection::new(500, "the handler thread ended early"))??;
             // pywebsocket: a client that asked for subprotocols must get one chosen, and
             // one that asked for none must get none (400 otherwise).
             match (&out.protocol, requested) {
@@ -413,30 +466,27 @@ impl DynHandler for PythonHandler {
             if out.client_no_context_takeover {
                 req.force_client_no_context_takeover();
             }
-            req.set_state(Box::new(RequestState(out.request)));
+            req.set_state(Box::new(RequestState(go_tx)));
             Ok(())
         })
     }
 
     fn transfer_data<'a>(&'a self, ws: &'a mut WebSocket) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let Some(state) =
-                ws.take_handler_state().and_then(|s| s.downcast::<RequestState>().ok())
+            let Some(RequestState(go)) =
+                ws.take_handler_state().and_then(|s| s.downcast::<RequestState>().ok()).map(|s| *s)
             else {
-                tracing::error!("no request object from the extra handshake");
+                tracing::error!("no handler thread from the extra handshake");
                 let _ = ws.close(Some(1011), "").await;
                 return;
             };
             let extensions = ws.extensions().map(str::to_owned);
             let peer = ws.peer_addr();
+            let shutdown = ws.shutdown_handle();
             let driver = match ws.detach() {
-                Ok(detached) => Driver::new(detached, peer),
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            };
-            let driver = match driver {
-                Ok(driver) => Arc::new(driver),
+                Ok(shell) => Arc::new(Driver::new(shell)),
                 Err(e) => {
-                    tracing::error!(%peer, "cannot hand the connection to a handler thread: {e}");
+                    tracing::error!(%peer, "cannot hand the connection to its handler thread: {e}");
                     let _ = ws.close(Some(1011), "").await;
                     return;
                 }
@@ -444,26 +494,17 @@ impl DynHandler for PythonHandler {
             // The task stays until the handler's thread is done, so that the server
             // knows the connection is open.
             let (done, mut finished) = tokio::sync::oneshot::channel::<()>();
-            let handlers = self.handlers.clone();
             let ours = driver.clone();
-            let thread = std::thread::Builder::new().name("wshd-handler".into()).spawn(move || {
-                let outcome = Python::attach(|py| {
-                    let passive =
-                        handlers.passive_closing_handshake.as_ref().map(|p| p.clone_ref(py));
-                    let stream = Stream::new(driver.clone(), state.0.clone_ref(py), passive);
-                    transfer(py, &handlers, state.0, stream, extensions)
-                });
-                driver.finish(outcome);
-                let _ = done.send(());
-            });
-            if let Err(e) = thread {
-                tracing::error!(%peer, "cannot start a handler thread: {e}; closing with 1011");
+            let close_timeout = ours.shell().close_timeout().unwrap_or(Duration::from_secs(10));
+            if go.send(Go { driver, extensions, done }).is_err() {
+                tracing::error!(%peer, "the handler thread ended before the transfer phase; closing with 1011");
                 ours.close_now(1011);
                 return;
             }
             // A server shutdown closes with 1001 whatever the handler's thread is doing;
-            // it then sees the connection end at its next stream call.
-            let shutdown = ws.shutdown_handle();
+            // it then sees the connection end at its next stream call. Going away never
+            // waits on that thread; if the connection is still open a close timeout
+            // later (a send blocked on a peer that does not read), it is cut off.
             let triggered = async {
                 match &shutdown {
                     Some(s) => s.triggered().await,
@@ -472,9 +513,13 @@ impl DynHandler for PythonHandler {
             };
             tokio::select! {
                 _ = &mut finished => return,
-                () = triggered => ours.go_away(),
+                () = triggered => ours.shell().go_away(),
             }
-            let _ = finished.await;
+            if tokio::time::timeout(close_timeout, &mut finished).await.is_err() {
+                tracing::info!(%peer, "connection still open {close_timeout:?} after going away; cutting it off");
+                ours.shell().cut_off();
+                let _ = finished.await;
+            }
         })
     }
 

@@ -53,8 +53,9 @@ async fn open(
         let _ = stream.set_nodelay(true);
     }
     let cfg = &shared.config;
-    // One deadline for the TLS handshake and the first request head together.
-    let deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
+    // One deadline for the TLS handshake, the first request head and its extra handshake
+    // together (a later head of a kept-alive connection starts a new one).
+    let mut deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
     let mut io = match &cfg.tls {
         None => Transport::Tcp(stream),
         // Boxed: rustls's handshake state would otherwise make every plain connection's
@@ -89,6 +90,9 @@ async fn open(
             }
             Ok(Ok(parsed)) => parsed,
         };
+        if !first {
+            deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
+        }
         first = false;
         // Basic auth comes before anything else, WebSocket or not (pywebsocket does so).
         if let Err(e) = shared.http.authorize(&request) {
@@ -150,11 +154,18 @@ async fn open(
     };
     let key = upgrade.key.clone();
     let mut hreq = HandshakeRequest::new(upgrade, peer, io, leftover);
-    let decision = match CatchUnwind::new(handler.do_extra_handshake(&mut hreq)).await {
-        Ok(decision) => decision,
-        Err(payload) => {
+    // The extra handshake counts against the handshake deadline: a hook waiting on a
+    // client that never sends, or one that never returns, cannot hold the connection.
+    let hook = CatchUnwind::new(handler.do_extra_handshake(&mut hreq));
+    let decision = match tokio::time::timeout_at(deadline, hook).await {
+        Ok(Ok(decision)) => decision,
+        Ok(Err(payload)) => {
             tracing::error!(%peer, resource = %target, "handler panicked in do_extra_handshake: {}", panic_message(&*payload));
             Err(Rejection::new(500, "the handler failed"))
+        }
+        Err(_) => {
+            tracing::warn!(%peer, resource = %target, "the handler's extra handshake did not finish within the handshake timeout ({:?}); refusing with 503", cfg.handshake_timeout);
+            Err(Rejection::new(503, "the handler did not answer the handshake in time"))
         }
     };
     // The handler had the connection for `read_raw`; take it back with what it left.

@@ -7,7 +7,7 @@
 use std::{fmt, io};
 
 use wshd_proto::handshake::HandshakeError;
-use wshd_proto::{ProtocolError, UsageError};
+use wshd_proto::{Ending, ProtocolError, UsageError};
 
 /// Why a WebSocket operation did not complete.
 #[derive(Debug)]
@@ -27,6 +27,25 @@ pub enum Error {
     Io(io::Error),
     /// A timeout expired: the handshake, or the wait for the peer's close frame.
     Timeout,
+    /// The call cannot run now because another thread is making one that excludes it
+    /// (two receives at once on a [`crate::blocking::BlockingWebSocket`]).
+    Busy(&'static str),
+}
+
+impl Error {
+    /// What the end of a connection means to a caller waiting on it: nothing wrong after
+    /// a completed closing handshake (or a failure already reported), [`Error::Timeout`]
+    /// when our close went unanswered, [`Error::Io`] when the transport ended first.
+    pub(crate) fn from_ending(ending: Option<&Ending>) -> Result<(), Error> {
+        match ending {
+            Some(Ending::CloseTimedOut) => Err(Error::Timeout),
+            Some(Ending::Abnormal) => Err(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "peer closed the transport without a closing handshake",
+            ))),
+            Some(Ending::Clean | Ending::Failed(_)) | None => Ok(()),
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -38,6 +57,7 @@ impl fmt::Display for Error {
             Error::Usage(e) => write!(f, "not allowed by the WebSocket protocol: {e}"),
             Error::Io(e) => write!(f, "transport error: {e}"),
             Error::Timeout => f.write_str("timed out"),
+            Error::Busy(why) => f.write_str(why),
         }
     }
 }
@@ -49,7 +69,7 @@ impl std::error::Error for Error {
             Error::Handshake(e) => Some(e),
             Error::Usage(e) => Some(e),
             Error::Io(e) => Some(e),
-            Error::Closed | Error::Timeout => None,
+            Error::Closed | Error::Timeout | Error::Busy(_) => None,
         }
     }
 }

@@ -12,7 +12,9 @@
 //! It contains no protocol parsing (that is `wshd-proto`) and nothing about Python.
 
 mod accept;
+pub mod blocking;
 pub mod client;
+mod closing;
 pub mod config;
 mod error;
 mod handler;
@@ -35,5 +37,5 @@ pub use router::Router;
 /// The TLS library, for [`tls::TlsConfig::from_rustls`] and certificate types.
 pub use rustls;
 pub use shutdown::Shutdown;
-pub use websocket::{DIRECT_SEND_MIN, Detached, Frame, HandlerState, Message, WebSocket};
+pub use websocket::{DIRECT_SEND_MIN, Frame, HandlerState, Message, WebSocket};
 pub use wshd_proto::{Limits, MessageKind};

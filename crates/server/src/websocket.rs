@@ -19,8 +19,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
-use wshd_proto::{Connection, Ending, Event, MessageKind, ProtocolError, State};
+use wshd_proto::{Connection, Event, MessageKind, ProtocolError, State};
 
+use crate::blocking::{BlockingWebSocket, ByteStream, TcpByteStream, TlsByteStream};
 use crate::error::Error;
 use crate::handler::DynHandler;
 use crate::shutdown::{Registration, Shutdown};
@@ -154,23 +155,6 @@ impl Info {
     }
 }
 
-/// An open connection taken out of the async server by [`WebSocket::detach`], to be
-/// driven with blocking I/O on a thread of the caller's own.
-#[derive(Debug)]
-pub struct Detached {
-    /// The socket, in blocking mode.
-    pub stream: std::net::TcpStream,
-    /// The TLS session over `stream`, on a `wss://` connection: the bytes on the socket
-    /// are its records, and plaintext it already decrypted waits in its reader.
-    pub tls: Option<Box<rustls::ServerConnection>>,
-    /// The protocol state: bytes read and not yet parsed, bytes queued and not yet
-    /// written, timers (drive them with `Connection::poll_timeout`).
-    pub conn: Connection,
-    /// How long to drain the socket after shutting down our side at the end
-    /// ([`crate::Config::linger_timeout`]).
-    pub linger: Duration,
-}
-
 /// In a receive call: the frame its poll function found, or else the call's return: the
 /// error, or `Ok(None)` once the transport is closed at the end of the connection. A macro
 /// rather than an async helper, so that only an ending connection carries the (boxed)
@@ -276,11 +260,11 @@ impl WebSocket {
     /// Starts the closing handshake with 1001 (going away) if the server is shutting down
     /// and nobody has closed yet; returns whether it did.
     fn go_away_if_shutting_down(&mut self, triggered: bool) -> bool {
-        if !triggered || self.conn.state() != State::Open {
+        if !triggered || !self.conn.go_away(Instant::now().into_std()) {
             return false;
         }
         tracing::debug!(peer = %self.info.peer.addr(), resource = %self.info.resource, "server shutting down: closing with 1001");
-        self.conn.close(Some(1001), "server shutting down", Instant::now().into_std()).is_ok()
+        true
     }
 
     /// The request target the connection was opened with (path and query).
@@ -335,22 +319,24 @@ impl WebSocket {
         })
     }
 
-    /// Hands the connection over to blocking I/O: the socket (in blocking mode) and the
-    /// protocol state leave this `WebSocket`, which is finished afterwards (every call
-    /// returns [`Error::Closed`] and the server neither closes nor lingers). For
-    /// embedders whose handlers block a thread of their own anyway (Python handlers):
-    /// they then read and write with system calls instead of a hop through the runtime.
-    /// Fails, and changes nothing, on a transport that cannot be detached.
-    pub fn detach(&mut self) -> Result<Detached, Error> {
+    /// Hands the connection over to blocking I/O: the socket (in blocking mode), its TLS
+    /// session and the protocol state leave this `WebSocket` for a
+    /// [`BlockingWebSocket`], which is driven from the caller's own threads. This
+    /// `WebSocket` is finished afterwards (every call returns [`Error::Closed`] and the
+    /// server neither closes nor lingers). For embedders whose handlers block a thread of
+    /// their own anyway (Python handlers): they then read and write with system calls
+    /// instead of a hop through the runtime. Fails, and changes nothing, on a transport
+    /// that cannot be detached (the client side of TLS).
+    pub fn detach(&mut self) -> Result<BlockingWebSocket, Error> {
         let blocking = |s: tokio::net::TcpStream| {
             s.into_std().and_then(|s| s.set_nonblocking(false).map(|()| s))
         };
-        let (stream, tls) = match std::mem::replace(&mut self.io, Transport::Gone) {
-            Transport::Tcp(s) => (blocking(s)?, None),
+        let io: Box<dyn ByteStream> = match std::mem::replace(&mut self.io, Transport::Gone) {
+            Transport::Tcp(s) => Box::new(TcpByteStream::new(blocking(s)?)),
             Transport::Tls(s) => match *s {
                 tokio_rustls::TlsStream::Server(s) => {
                     let (tcp, session) = s.into_inner();
-                    (blocking(tcp)?, Some(Box::new(session)))
+                    Box::new(TlsByteStream::new(blocking(tcp)?, session)?)
                 }
                 client => {
                     self.io = Transport::Tls(Box::new(client));
@@ -366,7 +352,7 @@ impl WebSocket {
         let conn = std::mem::replace(&mut self.conn, Connection::server(limits));
         self.finished = true;
         self.timer = None;
-        Ok(Detached { stream, tls, conn, linger: self.timing.linger })
+        Ok(BlockingWebSocket::new(io, conn, self.timing.linger, self.info.peer.addr()))
     }
 
     /// Turns automatic pongs off (they are on by default); pings are then only reported
@@ -498,9 +484,9 @@ impl WebSocket {
                 Some(Ok(Event::Close(code))) => {
                     if self.conn.state() == State::CloseReceived {
                         let (code, reason) = self.passive_close_reply(code.as_ref());
-                        if let Err(e) = self.conn.close(code, &reason, Instant::now().into_std()) {
-                            tracing::warn!(peer = %self.info.peer.addr(), "passive closing handshake chose an invalid close ({e}); answering with an empty close");
-                            let _ = self.conn.close(None, "", Instant::now().into_std());
+                        let now = Instant::now().into_std();
+                        if let Ok(Some(refused)) = self.conn.answer_close(code, &reason, now) {
+                            crate::closing::log_refused_answer(self.info.peer.addr(), &refused);
                         }
                     }
                     return Poll::Ready(Next::End(Ok(())));
@@ -512,15 +498,7 @@ impl WebSocket {
                 None => {}
             }
             if self.conn.state() == State::Closed {
-                let result = match self.conn.ending() {
-                    Some(Ending::CloseTimedOut) => Err(Error::Timeout),
-                    Some(Ending::Abnormal) => Err(Error::Io(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "peer closed the transport without a closing handshake",
-                    ))),
-                    _ => Ok(()),
-                };
-                return Poll::Ready(Next::End(result));
+                return Poll::Ready(Next::End(Error::from_ending(self.conn.ending())));
             }
             if let Err(e) = ready!(self.poll_flush_queue(cx)) {
                 return Poll::Ready(Next::Failed(e));
@@ -588,8 +566,7 @@ impl WebSocket {
     async fn end(&mut self, result: Result<(), Error>) -> Result<(), Error> {
         self.finished = true;
         self.timer = None;
-        let clean =
-            self.conn.ending() == Some(&Ending::Clean) && matches!(self.io, Transport::Tcp(_));
+        let clean = !self.conn.needs_linger() && matches!(self.io, Transport::Tcp(_));
         if clean {
             // Our close frame, if still unsent, leaves in one segment with the FIN.
             let n = self.io.send_before_close(self.conn.data_to_send());
@@ -817,9 +794,7 @@ impl WebSocket {
         if self.finished {
             return;
         }
-        if matches!(self.conn.state(), State::Open | State::CloseReceived) {
-            let _ = self.start_close(Some(1000), "");
-        }
+        self.conn.close_when_done(wshd_proto::CloseCode::NORMAL, Instant::now().into_std());
         let _ = self.wait_closed().await;
     }
 }

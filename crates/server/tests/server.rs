@@ -120,38 +120,25 @@ impl Handler for StaysAfterClose {
     }
 }
 
-/// Hands its connection to a blocking thread, which echoes one message with system calls
-/// around the core and answers the close.
+/// Hands its connection to the blocking shell on a thread of its own, which echoes
+/// messages with system calls around the core and answers the close.
 struct Detacher;
 impl Handler for Detacher {
     async fn transfer_data(&self, ws: &mut WebSocket) {
-        let mut detached = ws.detach().expect("a TCP connection detaches");
+        let detached = ws.detach().expect("a TCP connection detaches");
         assert!(matches!(ws.recv().await, Err(wshd_server::Error::Closed)));
         let thread = std::thread::spawn(move || {
-            use std::io::{Read, Write};
-            let (conn, stream) = (&mut detached.conn, &mut detached.stream);
-            let mut buf = [0u8; 4096];
+            use wshd_server::blocking::Received;
             loop {
-                while let Some(event) = conn.next_event() {
-                    match event {
-                        Ok(wshd_proto::Event::Data { kind, data, fin: true }) => {
-                            conn.send_data(kind, &data, true).unwrap();
-                        }
-                        Ok(wshd_proto::Event::Close(_)) => {
-                            conn.close(Some(1000), "", std::time::Instant::now()).unwrap();
-                        }
-                        _ => {}
+                match detached.receive(false, false) {
+                    Ok(Received::Message(m)) => {
+                        detached.send(m.kind(), m.as_bytes(), true).unwrap()
                     }
-                }
-                stream.write_all(conn.data_to_send()).unwrap();
-                let n = conn.data_to_send().len();
-                conn.advance_sent(n);
-                if conn.state() == wshd_proto::State::Closed {
-                    return;
-                }
-                match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => conn.receive_data(&buf[..n]),
+                    Ok(Received::Close(..)) => {
+                        return detached.answer_close(Some(1000), "").unwrap();
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("the blocking shell failed: {e}"),
                 }
             }
         });

@@ -1,0 +1,1 @@
+//! Tests of the blocking shell over socket pairs.
