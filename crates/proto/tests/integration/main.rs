@@ -3,8 +3,10 @@
 //!
 //! - `rfc6455`: framing, masking, fragmentation, UTF-8, closing handshake, timers;
 //! - `rfc7692`: permessage-deflate and deflate-frame through the connection;
+//! - `closing`: the closing decisions the core makes for both shells, and read hints;
 //! - `hostile`: hostile peers, with a counting allocator, and the fuzz regression replay.
 
+mod closing;
 mod hostile;
 mod rfc6455;
 mod rfc7692;
