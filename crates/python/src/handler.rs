@@ -248,7 +248,7 @@ fn is_instance(py: Python<'_>, e: &PyErr, module: &str, class: &str) -> bool {
         .unwrap_or(false)
 }
 
-fn traceback(py: Python<'_>, e: &PyErr) -> String {
+pub(crate) fn traceback(py: Python<'_>, e: &PyErr) -> String {
     let formatted = py
         .import("traceback")
         .and_then(|tb| tb.getattr("format_exception")?.call1((e.value(py),)))
@@ -277,7 +277,7 @@ fn watch_processors(request: &Bound<'_, PyAny>, stream: &Bound<'_, Stream>) -> P
 }
 
 /// Runs `web_socket_transfer_data` and classifies how it ended (pywebsocket.md §2.4).
-fn transfer(
+pub(crate) fn transfer(
     py: Python<'_>,
     handlers: &Handlers,
     request: Py<PyAny>,

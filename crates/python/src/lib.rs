@@ -17,6 +17,7 @@ mod driver;
 mod error;
 mod handler;
 mod handshake_io;
+mod host_stream;
 pub mod hosted;
 mod loader;
 pub mod logging;

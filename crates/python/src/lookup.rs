@@ -5,13 +5,15 @@
 //! path that has handlers is an error the caller answers with 400. This module does not
 //! load anything and does not answer requests.
 
+use std::sync::Arc;
+
 use crate::loader::{HandlerTree, Handlers};
 
 /// The outcome of [`HandlerTree::lookup`].
 #[derive(Debug)]
 pub enum Lookup<'a> {
     /// The path has handlers.
-    Found(&'a Handlers),
+    Found(&'a Arc<Handlers>),
     /// The path has handlers but the target carries a fragment: answer 400
     /// ("Fragment identifiers MUST NOT be used on WebSocket URIs").
     FragmentOnHandled,

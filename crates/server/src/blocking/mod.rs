@@ -534,8 +534,13 @@ impl BlockingWebSocket {
         if done {
             return self.release();
         }
-        // Drain only if no other thread is reading (it will see the end itself).
-        if drain && let Ok(_input) = self.input.try_lock() {
+        // Drain only if no other thread is reading (it will see the end itself), and not
+        // a stream whose reads wait for all they are asked (nothing more is expected).
+        let exact = self.with_io(|io| Ok(io.exact_reads())).unwrap_or(true);
+        if drain
+            && !exact
+            && let Ok(_input) = self.input.try_lock()
+        {
             let until = Instant::now() + self.linger;
             let mut sink = [0u8; 4096];
             loop {

@@ -1,10 +1,11 @@
-"""Handshake exceptions and pure helpers shared by handshake code.
+"""Handshake exceptions, helpers shared by handshake code, and the handshake over a
+connection a host owns (``HandshakerBase``).
 
-The opening handshake itself is performed by the server (Rust); this
-module holds only the exceptions and side-effect-free helpers.
+The opening handshake of wshd's own connections is performed by the server (Rust).
 """
 
 from pywebsocket3 import common
+from pywebsocket3 import extensions
 from pywebsocket3 import http_header_util
 
 
@@ -102,15 +103,15 @@ def parse_token_list(data):
 
 
 class HandshakerBase(object):
-    """The opening-handshake template that hosts with a connection of their own subclass
-    (wptserve's HTTP/2 ``WsH2Handshaker``): ``_validate_request``, ``_transform_header``,
-    ``_protocol_rfc``, ``_set_accept`` and ``_send_handshake`` are the subclass's.
-
-    wshd does the handshakes of its own connections in Rust, and cannot yet run a
-    WebSocket over a connection object a host hands over (an HTTP/2 stream): so
-    ``do_handshake`` validates the request with the subclass's checks, then refuses with
-    ``HandshakeException`` status 501 (Not Implemented), which wptserve answers. The class
-    exists so that ``import wptserve`` (and so ``wptserve.stash``) works with this package.
+    """The opening handshake over a connection a host owns (wptserve's HTTP/2
+    ``WsH2Handshaker``, RFC 8441). The subclass supplies ``_validate_request``,
+    ``_transform_header`` (header names as the host's request spells them),
+    ``_protocol_rfc``, ``_set_accept`` and ``_send_handshake`` (which prepares the
+    host's response); ``do_handshake`` does the rest as pywebsocket did: the version,
+    origin, subprotocols and extension offers are read into the request, the handler's
+    ``web_socket_do_extra_handshake`` runs through the dispatcher, and its choices are
+    checked. permessage-deflate is negotiated by wshd's core; the transfer phase then
+    runs through ``dispatch.Dispatcher.transfer_data``.
     """
 
     def __init__(self, request, dispatcher):
@@ -132,15 +133,96 @@ class HandshakerBase(object):
     def _send_handshake(self):
         raise AssertionError('subclasses implement _send_handshake')
 
+    def _header(self, name):
+        return self._request.headers_in.get(self._transform_header(name))
+
+    def _check_version(self):
+        name = self._transform_header(common.SEC_WEBSOCKET_VERSION_HEADER)
+        version = get_mandatory_header(self._request, name)
+        if version == str(common.VERSION_HYBI_LATEST):
+            return common.VERSION_HYBI_LATEST
+        if ',' in version:
+            raise HandshakeException(
+                'Only one version may be given in %s, not %r' % (name, version),
+                status=common.HTTP_STATUS_BAD_REQUEST)
+        raise VersionException(
+            'Version %r of %s is not supported' % (version, name),
+            supported_versions=str(common.VERSION_HYBI_LATEST))
+
+    def _read_offers(self):
+        request = self._request
+        request.ws_origin = self._header(common.ORIGIN_HEADER)
+        request.ws_protocol = None
+        protocols = self._header(common.SEC_WEBSOCKET_PROTOCOL_HEADER)
+        request.ws_requested_protocols = (
+            None if protocols is None else parse_token_list(protocols))
+        offered = self._header(common.SEC_WEBSOCKET_EXTENSIONS_HEADER)
+        if not offered:
+            request.ws_requested_extensions = None
+        else:
+            try:
+                request.ws_requested_extensions = common.parse_extensions(offered)
+            except common.ExtensionParsingException as e:
+                raise HandshakeException(
+                    'Sec-WebSocket-Extensions cannot be parsed: %s' % e)
+        processors = []
+        for offer in request.ws_requested_extensions or []:
+            processor = extensions.get_extension_processor(offer)
+            if processor is not None:
+                processors.append(processor)
+        request.ws_extension_processors = processors
+        request.extra_headers = []
+
+    def _agree_on_extensions(self):
+        """Sets ``ws_extensions`` from the first active permessage-deflate processor the
+        handler left, as wshd's core answers its offer."""
+        from wshd import _native
+        request = self._request
+        request.ws_extensions = None
+        request._wshd_deflate = None
+        for processor in request.ws_extension_processors or []:
+            if processor is None or not processor.is_active():
+                continue
+            if processor._wshd_kind != common.PERMESSAGE_DEFLATE_EXTENSION:
+                continue
+            deflate = (common.format_extension(processor.request()),
+                       processor._wshd_client_max_window_bits,
+                       processor._wshd_client_no_context_takeover)
+            response = _native.negotiate_deflate(*deflate)
+            if response is not None:
+                request.ws_extensions = common.parse_extensions(response)
+                request._wshd_deflate = deflate
+            break
+
+    def _check_protocol_choice(self):
+        request = self._request
+        if request.ws_requested_protocols is None:
+            if request.ws_protocol is not None:
+                raise HandshakeException(
+                    'ws_protocol must stay None when the client requested no '
+                    'subprotocol')
+            return
+        if request.ws_protocol is None:
+            raise HandshakeException(
+                'web_socket_do_extra_handshake must choose one of '
+                'ws_requested_protocols and set it as ws_protocol')
+        validate_subprotocol(request.ws_protocol)
+
     def do_handshake(self):
-        """Raises HandshakeException: 400 (or the subclass's status) for a request the
-        subclass's checks refuse, else 501."""
+        """Raises HandshakeException (status 400 unless it says otherwise) for a
+        request the checks or the handler refuse; AbortedByUserException passes."""
+        request = self._request
         try:
             self._validate_request()
+            request.ws_resource = request.uri
+            request.ws_version = self._check_version()
+            self._read_offers()
+            self._dispatcher.do_extra_handshake(request)
+            self._agree_on_extensions()
+            self._check_protocol_choice()
+            self._set_accept()
+            self._send_handshake()
         except HandshakeException as e:
             if not e.status:
                 e.status = common.HTTP_STATUS_BAD_REQUEST
             raise
-        raise HandshakeException(
-            'wshd cannot run a WebSocket over a connection object handed over by the host '
-            '(%s) yet' % self._protocol_rfc(), status=501)
