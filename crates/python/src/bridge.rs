@@ -44,7 +44,7 @@ pub(crate) enum Fault {
 }
 
 /// How `web_socket_transfer_data` ended, and what the connection does about it
-/// (pywebsocket.md §2.4).
+/// (docs/compatibility.md, "When a handler ends").
 #[derive(Debug)]
 pub(crate) enum Outcome {
     /// Returned normally: close with 1000 unless already closed.

@@ -1,10 +1,12 @@
 //! [`PythonHandler`]: a loaded `*_wsh.py` file served through the server's handler API.
 //!
-//! The extra handshake runs on tokio's blocking pool; `web_socket_transfer_data` runs on
-//! an OS thread of its own for the connection's life, talking to the connection through
-//! [`crate::bridge`]. The `request` object is built for the extra handshake and handed to
-//! the transfer phase, as pywebsocket keeps one request per connection. Exceptions become
-//! what pywebsocket.md §2.4 says the peer sees. Nothing here touches sockets.
+//! Each connection has one OS thread of its own, as in pywebsocket: it builds the
+//! `request` object and runs the extra handshake (whose raw reads and writes go to the
+//! accept task through [`crate::bridge`]), waits for the 101, then runs
+//! `web_socket_transfer_data` over the connection detached into the server's blocking
+//! shell ([`crate::driver`]). The request is kept from one phase to the other. Exceptions become
+//! what docs/compatibility.md ("When a handler ends") says the peer sees. Nothing here
+//! touches sockets.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -276,7 +278,8 @@ fn watch_processors(request: &Bound<'_, PyAny>, stream: &Bound<'_, Stream>) -> P
     Ok(())
 }
 
-/// Runs `web_socket_transfer_data` and classifies how it ended (pywebsocket.md §2.4).
+/// Runs `web_socket_transfer_data` and classifies how it ended (docs/compatibility.md,
+/// "When a handler ends").
 pub(crate) fn transfer(
     py: Python<'_>,
     handlers: &Handlers,

@@ -1,6 +1,7 @@
 //! `wshd` serving pywebsocket handler trees, as a separate process on 127.0.0.1:0: the
 //! example tree under `examples/handlers`, and handlers the tests write for the
-//! semantics pywebsocket.md §2.2-§2.4 describe. Raw sockets check exact bytes.
+//! semantics docs/compatibility.md describes ("When a handler ends"). Raw sockets check
+//! exact bytes.
 
 mod raw_client;
 mod wshd_process;

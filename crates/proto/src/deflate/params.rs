@@ -828,7 +828,7 @@ mod tests {
             .map(|(c, r)| (c, format_extensions(&[r])))
     }
 
-    /// pywebsocket.md §6.2: deflate-frame parameters, unknown ones ignored.
+    /// deflate-frame parameters as pywebsocket answered them: unknown ones ignored.
     #[test]
     fn deflate_frame_parameter_table() {
         let none = FrameResponseOverrides::default();

@@ -31,7 +31,7 @@ fn inflate_message(d: &mut Decompressor, payload: &[u8], limit: usize) -> Vec<u8
     out
 }
 
-/// pywebsocket3's test_echo_permessage_deflate* (pywebsocket.md §9.2): the response header
+/// pywebsocket3's test_echo_permessage_deflate* (its test/test_endtoend.py): the response header
 /// and the server's exact payload bytes.
 #[test]
 fn rfc7692_7_2_3_2_pywebsocket_end_to_end_bytes() {
