@@ -4,54 +4,45 @@ The server creates one processor per known offer in Sec-WebSocket-Extensions
 (``get_extension_processor(offer)``) and puts them in
 ``request.ws_extension_processors`` before calling
 ``web_socket_do_extra_handshake``.  Handlers may remove processors, set the
-list to ``[]``, or call the setters below.  The processors do no
-compression themselves: they only negotiate and **record** the handler's
-choices, and the server (Rust) reads the recorded values.
+list to ``[]``, deactivate them, or call the setters below.  The processors do
+no compression and build no response themselves: wshd's core negotiates and
+compresses; the processors record the handler's choices.
 
-Server protocol
----------------
-1. After the extra handshake, drop ``None`` entries, then call
-   ``processor.get_extension_response()`` on each processor that
-   ``is_active()``, in order.  It returns the ``common.ExtensionParameter``
-   to put in the response's Sec-WebSocket-Extensions, or ``None`` to decline
-   (which also makes the processor inactive).  Once one processor is
-   accepted, call ``set_active(False)`` on all later ones (at most one
-   extension is accepted, as in pywebsocket3).
-2. For an accepted processor read these attributes (all set by
-   ``get_extension_response()``; their values before it is called are
-   given in brackets):
+What the server reads (crates/python/src/handler.rs, and for hosts that own
+the connection, handshake/base.py):
 
-   ``_wshd_accepted``                    bool: the response was built [False]
-   ``_wshd_response``                    ExtensionParameter sent, or None [None]
-   ``_wshd_kind``                        'permessage-deflate' or 'deflate-frame'
-                                         (class constant)
-   ``_wshd_server_max_window_bits``      int 8..15 or None (None = 15) for the
-                                         server's deflater [None]
-   ``_wshd_server_no_context_takeover``  bool: reset the deflater after each
-                                         message (permessage-deflate) or frame
-                                         (deflate-frame) [False]
-   ``_wshd_client_max_window_bits``      int or None: value the handler set
-                                         with set_client_max_window_bits (also
-                                         valid before negotiation) [None]
-   ``_wshd_client_no_context_takeover``  bool set by the handler [False]
+1. After the extra handshake: the first processor that is not ``None``,
+   ``is_active()``, and whose ``_wshd_kind`` is 'permessage-deflate'.  If
+   there is none, compression is declined.  From it:
 
-3. Live state, which handlers may change at any time, including during
-   ``web_socket_transfer_data``; the server must read it when it compresses
-   each outgoing message:
+   ``_request``                          the offer (a ``common.ExtensionParameter``,
+                                         parameters a handler added included),
+                                         answered by the core as if the client
+                                         had sent it
+   ``_wshd_client_max_window_bits``      int or None: set_client_max_window_bits
+   ``_wshd_client_no_context_takeover``  bool: set_client_no_context_takeover
+
+   deflate-frame processors are offered to handlers for pywebsocket's API,
+   but the server does not take their choices: deflate-frame is served only
+   when enabled in the server's configuration (off by default), with the
+   server's own parameters.
+
+2. Live state, which handlers may change at any time, including during
+   ``web_socket_transfer_data``; it applies from the next outgoing message:
 
    ``_wshd_compress_outgoing``  bool, default True
                                 (enable/disable_outgoing_compression)
-   ``_wshd_bfinal``             bool, default False (set_bfinal): finish the
-                                DEFLATE stream with a BFINAL block plus an
-                                empty stored block instead of stripping
-                                00 00 ff ff (see util._RFC1979Deflater)
+   ``_wshd_bfinal``             bool, default False (set_bfinal): finish each
+                                message's DEFLATE stream with a BFINAL block
+                                plus an empty stored block instead of
+                                stripping 00 00 ff ff
 
-   Additionally, if the server sets ``processor._wshd_on_change`` to a
-   callable, every live-state change calls ``_wshd_on_change(processor,
-   attribute_name, new_value)`` after updating the attribute.
+   The server sets ``processor._wshd_on_change`` to a callable; every
+   live-state change calls ``_wshd_on_change(processor, attribute_name,
+   new_value)`` after updating the attribute.
 
-``processor._request`` is the client's offer (an ``ExtensionParameter``);
-handlers may add parameters to it before negotiation (Chromium does).
+``get_extension_response()`` builds the response pywebsocket would have sent
+from the recorded choices; handlers and tests may call it, the server does not.
 """
 
 from pywebsocket3 import common
@@ -285,12 +276,14 @@ class DeflateFrameExtensionProcessor(ExtensionProcessorInterface):
         return response
 
     def set_response_window_bits(self, value):
-        """Adds max_window_bits=<value> to the response (limits the
-        client's compressor; the server's inflater still uses 15 bits)."""
+        """Adds max_window_bits=<value> to ``get_extension_response()``. The
+        server does not take deflate-frame choices from processors (see the
+        module docstring)."""
         self._wshd_response_window_bits = value
 
     def set_response_no_context_takeover(self, value):
-        """Adds no_context_takeover to the response when true."""
+        """Adds no_context_takeover to ``get_extension_response()`` when true;
+        like set_response_window_bits, not taken by the server."""
         self._wshd_response_no_context_takeover = value
 
 
