@@ -157,9 +157,69 @@ class HandshakerBaseTest(unittest.TestCase):
             _H2Handshaker(request, None).do_handshake()
         self.assertEqual(raised.exception.status, 400)
 
-    def test_a_valid_request_is_refused_with_501_as_not_implemented(self):
-        request = _Request({':protocol': 'websocket'}, method='CONNECT')
+    def _handshake(self, headers, choose=None):
+        """Runs do_handshake on a CONNECT request with ``headers``; ``choose(request)``
+        plays the handler's extra handshake. Returns the request and what the
+        subclass was asked to send."""
+        request = _Request(dict({':protocol': 'websocket'}, **headers), method='CONNECT')
+        request.uri = '/echo?x=1'
+        sent = []
+
+        class Dispatcher(object):
+            def do_extra_handshake(self, request):
+                if choose:
+                    choose(request)
+
+        class Handshaker(_H2Handshaker):
+            def _set_accept(self):
+                sent.append('accept')
+
+            def _send_handshake(self):
+                sent.append(('send', self._request.ws_protocol))
+
+        Handshaker(request, Dispatcher()).do_handshake()
+        return request, sent
+
+    def test_a_valid_request_runs_the_extra_handshake_and_sends(self):
+        def choose(request):
+            self.assertEqual(request.ws_resource, '/echo?x=1')
+            self.assertEqual(request.ws_origin, 'https://example')
+            self.assertEqual(request.ws_requested_protocols, ['a', 'b'])
+            request.ws_protocol = 'b'
+            request.extra_headers.append(('X-Extra', '1'))
+        request, sent = self._handshake(
+            {'sec-websocket-version': '13', 'origin': 'https://example',
+             'sec-websocket-protocol': 'a, b'}, choose)
+        self.assertEqual(sent, ['accept', ('send', 'b')])
+        self.assertEqual(request.ws_version, common.VERSION_HYBI_LATEST)
+        self.assertIsNone(request.ws_extensions)
+        self.assertEqual(request.extra_headers, [('X-Extra', '1')])
+
+    def test_version_and_subprotocol_rules(self):
         with self.assertRaises(base.HandshakeException) as raised:
-            _H2Handshaker(request, None).do_handshake()
-        self.assertEqual(raised.exception.status, 501)
-        self.assertIn('RFC 8441', str(raised.exception))
+            self._handshake({})
+        self.assertEqual(raised.exception.status, 400)
+        with self.assertRaises(base.VersionException) as raised:
+            self._handshake({'sec-websocket-version': '8'})
+        self.assertEqual(raised.exception.supported_versions, '13')
+        with self.assertRaises(base.HandshakeException) as raised:
+            self._handshake({'sec-websocket-version': '8, 13'})
+        self.assertEqual(raised.exception.status, 400)
+        # Requested subprotocols but none chosen; chosen though none requested.
+        with self.assertRaises(base.HandshakeException) as raised:
+            self._handshake({'sec-websocket-version': '13', 'sec-websocket-protocol': 'a'})
+        self.assertEqual(raised.exception.status, 400)
+        with self.assertRaises(base.HandshakeException):
+            self._handshake({'sec-websocket-version': '13'},
+                            lambda r: setattr(r, 'ws_protocol', 'x'))
+
+    def test_extension_offers_become_processors_the_handler_may_drop(self):
+        def drop(request):
+            self.assertEqual(
+                [p._wshd_kind for p in request.ws_extension_processors],
+                [common.PERMESSAGE_DEFLATE_EXTENSION])
+            request.ws_extension_processors = []
+        request, _ = self._handshake(
+            {'sec-websocket-version': '13',
+             'sec-websocket-extensions': 'permessage-deflate, x-unknown'}, drop)
+        self.assertIsNone(request.ws_extensions)

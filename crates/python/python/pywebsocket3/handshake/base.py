@@ -176,7 +176,6 @@ class HandshakerBase(object):
     def _agree_on_extensions(self):
         """Sets ``ws_extensions`` from the first active permessage-deflate processor the
         handler left, as wshd's core answers its offer."""
-        from wshd import _native
         request = self._request
         request.ws_extensions = None
         request._wshd_deflate = None
@@ -185,6 +184,7 @@ class HandshakerBase(object):
                 continue
             if processor._wshd_kind != common.PERMESSAGE_DEFLATE_EXTENSION:
                 continue
+            from wshd import _native
             deflate = (common.format_extension(processor.request()),
                        processor._wshd_client_max_window_bits,
                        processor._wshd_client_no_context_takeover)
