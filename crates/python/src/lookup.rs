@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use wshd_proto::handshake::Target;
+
 use crate::loader::{HandlerTree, Handlers};
 
 /// The outcome of [`HandlerTree::lookup`].
@@ -24,14 +26,9 @@ pub enum Lookup<'a> {
 impl HandlerTree {
     /// The handlers for a request target such as `/echo?x=1`.
     pub fn lookup(&self, target: &str) -> Lookup<'_> {
-        let (resource, fragment) = match target.split_once('#') {
-            Some((resource, fragment)) => (resource, fragment),
-            None => (target, ""),
-        };
-        let path = resource.split_once('?').map_or(resource, |(path, _query)| path);
-        match self.handlers.get(path) {
-            // pywebsocket tests the fragment for truth: `/echo#` is served.
-            Some(_) if !fragment.is_empty() => Lookup::FragmentOnHandled,
+        let target = Target::parse(target);
+        match self.handlers.get(target.path) {
+            Some(_) if target.has_fragment() => Lookup::FragmentOnHandled,
             Some(handlers) => Lookup::Found(handlers),
             None => Lookup::NotFound,
         }

@@ -138,7 +138,7 @@ async fn open(
         }
     };
     let target = request.target.clone();
-    if target.contains('#') {
+    if wshd_proto::handshake::Target::parse(&target).has_fragment() {
         // pywebsocket answers a fragment on a handled resource with 400.
         let e =
             HandshakeError::bad_request("request target of a WebSocket resource has a fragment");

@@ -272,8 +272,7 @@ impl HandshakeRequest {
 
     /// The path part of the request target.
     pub fn path(&self) -> &str {
-        let t = self.resource();
-        t.split(['?', '#']).next().unwrap_or(t)
+        wshd_proto::handshake::Target::parse(self.resource()).path
     }
 
     /// All request headers, in order.

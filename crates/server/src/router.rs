@@ -50,7 +50,7 @@ impl Router {
 
     /// The handler for a request target; the query and fragment are ignored.
     pub fn find(&self, target: &str) -> Option<&Arc<dyn DynHandler>> {
-        let path = target.split(['?', '#']).next().unwrap_or(target);
+        let path = wshd_proto::handshake::Target::parse(target).path;
         self.routes.get(path).or(self.fallback.as_ref())
     }
 }

@@ -40,6 +40,7 @@ mod head;
 mod headers;
 mod request;
 mod server;
+mod target;
 
 pub use client::{
     ClientAccepted, ClientRequest, Response, generate_key, parse_response, parse_response_from,
@@ -55,3 +56,4 @@ pub use server::{
     Accept, UpgradeRequest, WEBSOCKET_GUID, accept_response, compute_accept, error_response,
     is_upgrade_request, status_phrase, validate_upgrade,
 };
+pub use target::Target;

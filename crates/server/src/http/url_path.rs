@@ -48,9 +48,8 @@ impl UrlPath {
     /// Parses an origin-form target (`/a/b?q#f`) or the path of an absolute `http(s)://`
     /// one. The fragment is dropped.
     pub(crate) fn parse(target: &str) -> Result<UrlPath, PathError> {
-        let target = target.split('#').next().unwrap_or_default();
-        let target = strip_http_authority(target);
-        let (raw, query) = target.split_once('?').unwrap_or((target, ""));
+        let target = wshd_proto::handshake::Target::parse(strip_http_authority(target));
+        let (raw, query) = (target.path, target.query.unwrap_or_default());
         if !raw.starts_with('/') {
             return Err(PathError::Malformed("request target is not a path starting with /"));
         }
