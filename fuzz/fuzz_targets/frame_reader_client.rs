@@ -1,12 +1,11 @@
 //! Arbitrary bytes from a server, in arbitrary chunks, into a client `Connection`.
 //!
-//! Input layout and invariants: `wshd_proto_fuzz::ReaderScript` and
-//! `wshd_proto_fuzz::check_frame_reader`.
+//! The oracle, its input layout and its checks: `wshd_testkit::frame_reader` (which
+//! `cargo test` also replays every input saved under `fuzz/regressions/frame_reader_client/` through).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wshd_proto::Role;
 
 fuzz_target!(|data: &[u8]| {
-    wshd_proto_fuzz::check_frame_reader(Role::Client, data);
+    assert!(wshd_testkit::replay("frame_reader_client", data));
 });

@@ -6,7 +6,8 @@
 //! - UTF-8 cut or broken at fragment boundaries, and in close reasons;
 //! - every close code from 0 to 65535, and what arrives after a close;
 //! - a differential test: the same valid client stream fed whole and in random chunks;
-//! - the replay of every input committed under `fuzz/regressions/`.
+//! - the replay of every input committed under `fuzz/regressions/`, each through its own
+//!   target's oracle.
 //!
 //! This binary installs a counting global allocator so that tests can bound what the core
 //! allocates. The counters are per thread, so the harness's parallel test threads do not
@@ -18,13 +19,8 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use wshd_proto::config::DEFAULT_MAX_MESSAGE_SIZE;
 use wshd_proto::frame::FrameHeader;
-use wshd_proto::handshake::{
-    Accept, accept_response, format_extensions, is_token, parse_extensions, parse_request,
-    parse_request_from, parse_response, parse_token_list, validate_response, validate_upgrade,
-};
 use wshd_proto::{
-    CloseCode, Connection, Ending, Event, HandshakeLimits, Limits, MessageKind, OpCode,
-    ProtocolError, Role, State, UsageError,
+    CloseCode, Connection, Ending, Event, Limits, MessageKind, ProtocolError, State, UsageError,
 };
 
 // ---- a counting allocator ----------------------------------------------------------------
@@ -805,188 +801,6 @@ proptest! {
 }
 
 // ---- fuzz regressions --------------------------------------------------------------------
-//
-// A copy of the frame-reader oracle of `fuzz/src/lib.rs` (`check_frame_reader`), so that plain
-// `cargo test` replays the crash inputs committed under `fuzz/regressions/`. Keep the two in
-// step: the input layout is the fuzz crate's `ReaderScript`.
-
-const FLAG_DRAIN_EACH: u8 = 1;
-const FLAG_SMALL_LIMITS: u8 = 2;
-const FLAG_ANSWER_CLOSE: u8 = 4;
-const FLAG_TAKE_OUTPUT_EACH: u8 = 8;
-const FLAG_NO_AUTO_PONG: u8 = 16;
-const SMALL_LIMITS: Limits = Limits { max_frame_size: 64, max_message_size: 200 };
-
-/// Frames parsed back from a connection's output, payloads unmasked.
-fn parse_output(mut out: &[u8], role: Role) -> Vec<(OpCode, Vec<u8>)> {
-    let mut frames = Vec::new();
-    while !out.is_empty() {
-        let (h, used) = FrameHeader::parse(out).expect("valid header").expect("whole header");
-        assert_eq!(h.rsv, 0);
-        assert!(h.fin);
-        assert_eq!(h.mask.is_some(), role == Role::Client);
-        let opcode = OpCode::from_u8(h.opcode).expect("defined opcode");
-        assert!(opcode.is_control() && h.payload_len <= 125, "{opcode:?} in output");
-        let len = h.payload_len as usize;
-        let mut payload = out[used..used + len].to_vec();
-        if let Some(key) = h.mask {
-            payload.iter_mut().enumerate().for_each(|(i, b)| *b ^= key[i % 4]);
-        }
-        out = &out[used + len..];
-        frames.push((opcode, payload));
-    }
-    frames
-}
-
-fn replay_frame_reader(role: Role, input: &[u8]) {
-    let flags = input.first().copied().unwrap_or(0);
-    let n_sizes = input.get(1).map_or(0, |b| usize::from(b & 7));
-    let rest = input.get(2..).unwrap_or(&[]);
-    let (sizes, stream) = rest.split_at(n_sizes.min(rest.len()));
-    let limits = if flags & FLAG_SMALL_LIMITS != 0 { SMALL_LIMITS } else { Limits::default() };
-    let mut c = match role {
-        Role::Server => Connection::server(limits),
-        Role::Client => Connection::client(limits, Box::new(FixedMask)),
-    };
-    let auto_pong = flags & FLAG_NO_AUTO_PONG == 0;
-    c.set_auto_pong(auto_pong);
-    let (mut wire, mut pings) = (Vec::new(), Vec::new());
-    let mut failed: Option<ProtocolError> = None;
-    let mut peer_close = None;
-    let mut answered = None;
-    let mut open: Option<(MessageKind, Vec<u8>)> = None;
-    let mut drain = |c: &mut Connection| {
-        while let Some(event) = c.next_event() {
-            assert!(failed.is_none() && peer_close.is_none(), "event after the end: {event:?}");
-            match event {
-                Ok(Event::Data { kind, data, fin }) => {
-                    let (k, bytes) = open.get_or_insert_with(|| (kind, Vec::new()));
-                    assert_eq!(*k, kind);
-                    bytes.extend_from_slice(&data);
-                    if fin {
-                        let (kind, bytes) = open.take().expect("open message");
-                        if kind == MessageKind::Text {
-                            assert!(std::str::from_utf8(&bytes).is_ok(), "text not UTF-8");
-                        }
-                    }
-                }
-                Ok(Event::Ping(p)) => pings.push(p),
-                Ok(Event::Pong(p)) => assert!(p.len() <= 125),
-                Ok(Event::Close(close)) => {
-                    assert_eq!(c.state(), State::CloseReceived);
-                    if flags & FLAG_ANSWER_CLOSE != 0 {
-                        let code = close.as_ref().map(|(code, _)| *code);
-                        c.close(code, "", Instant::now()).expect("answer the close");
-                        answered = Some(code);
-                    }
-                    peer_close = Some(close);
-                }
-                Err(e) => {
-                    assert_eq!(c.state(), State::Closed);
-                    assert_eq!(c.ending(), Some(&Ending::Failed(e.clone())));
-                    failed = Some(e);
-                }
-            }
-        }
-    };
-    let mut rest = stream;
-    let mut cycle = sizes.iter().cycle();
-    while !rest.is_empty() {
-        let n = match cycle.next() {
-            None | Some(0) => rest.len(),
-            Some(&s) => usize::from(s).min(rest.len()),
-        };
-        c.receive_data(&rest[..n]);
-        rest = &rest[n..];
-        if flags & FLAG_DRAIN_EACH != 0 {
-            drain(&mut c);
-        }
-        if flags & FLAG_TAKE_OUTPUT_EACH != 0 {
-            wire.extend(take_output(&mut c));
-        }
-    }
-    drain(&mut c);
-    wire.extend(take_output(&mut c));
-    let frames = parse_output(&wire, role);
-    let closes: Vec<_> = frames.iter().filter(|(op, _)| *op == OpCode::Close).collect();
-    let pongs: Vec<_> = frames.iter().filter(|(op, _)| *op == OpCode::Pong).map(|f| &f.1).collect();
-    assert_eq!(pongs.len() + closes.len(), frames.len());
-    if let Some(i) = frames.iter().position(|(op, _)| *op == OpCode::Close) {
-        assert_eq!(i + 1, frames.len(), "frames after our close");
-    }
-    let expected_pongs: Vec<_> = if auto_pong { pings.iter().collect() } else { Vec::new() };
-    assert_eq!(pongs, expected_pongs);
-    match (&failed, answered) {
-        (Some(e), _) => {
-            assert_eq!(closes.len(), 1);
-            assert_eq!(closes[0].1, e.close_code().0.to_be_bytes());
-        }
-        (None, Some(code)) => {
-            assert_eq!(c.ending(), Some(&Ending::Clean));
-            assert_eq!(closes[0].1, code.map_or(Vec::new(), |c| c.to_be_bytes().to_vec()));
-        }
-        (None, None) => assert!(closes.is_empty()),
-    }
-    if failed.is_some() || peer_close.is_some() {
-        c.receive_data(stream);
-        assert_eq!(c.next_event(), None);
-        assert!(c.data_to_send().is_empty());
-    }
-}
-
-/// The `handshake_request` oracle of `fuzz/fuzz_targets/handshake_request.rs`, without the
-/// chunked response read-back.
-fn replay_handshake_request(input: &[u8]) {
-    let Some((&first, input)) = input.split_first() else { return };
-    let limits = if first & 0x80 != 0 {
-        HandshakeLimits { max_head_bytes: 256, max_headers: 8 }
-    } else {
-        HandshakeLimits::default()
-    };
-    let chunk = match usize::from(first & 0x7f) {
-        0 => input.len().max(1),
-        n => n,
-    };
-    let (mut buf, mut scanned) = (Vec::new(), 0);
-    let mut incremental = Ok(None);
-    for piece in input.chunks(chunk) {
-        buf.extend_from_slice(piece);
-        incremental = parse_request_from(&buf, scanned, &limits);
-        match incremental {
-            Ok(None) => scanned = buf.len(),
-            _ => break,
-        }
-    }
-    assert_eq!(incremental, parse_request(input, &limits));
-    let Ok(Some((request, _))) = incremental else { return };
-    let Ok(up) = validate_upgrade(request) else { return };
-    let protocol = up.protocols.as_ref().and_then(|p| p.first().cloned());
-    let accept = Accept {
-        protocol: protocol.clone(),
-        extensions: up.extensions.as_deref().map(format_extensions),
-        headers: Vec::new(),
-        verbatim_headers: Vec::new(),
-    };
-    let wire = accept_response(&up.key, &accept).expect("101");
-    let (response, _) = parse_response(&wire, &HandshakeLimits::default()).unwrap().unwrap();
-    let requested = up.protocols.clone().unwrap_or_default();
-    let accepted = validate_response(&response, &up.key, &requested).expect("client accepts");
-    assert_eq!(accepted.protocol, protocol);
-    assert_eq!(accepted.extensions, up.extensions);
-}
-
-/// The `extensions_header` oracle of `fuzz/fuzz_targets/extensions_header.rs`.
-fn replay_extensions_header(input: &[u8]) {
-    let value = String::from_utf8_lossy(input);
-    if let Ok(offers) = parse_extensions(&value) {
-        let formatted = format_extensions(&offers);
-        assert_eq!(parse_extensions(&formatted).as_ref(), Ok(&offers));
-    }
-    if let Ok(tokens) = parse_token_list(&value) {
-        assert!(tokens.iter().all(|t| is_token(t)));
-        assert_eq!(parse_token_list(&tokens.join(", ")).as_ref(), Ok(&tokens));
-    }
-}
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -1004,32 +818,24 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 /// Style rule 9: every crash a fuzz target found is committed under
-/// `fuzz/regressions/<target>/` and replayed here by plain `cargo test`.
-///
-/// Every file goes through the frame reader in both roles (whatever target found it), and
-/// the inputs of `handshake_request` and `extensions_header` also through their own oracle.
-/// `connection_ops` inputs are `arbitrary`-encoded operation lists, which this crate cannot
-/// decode without the `arbitrary` crate; each of them is also transcribed into a named test
-/// above (see `advance_sent_past_the_end_clamps_instead_of_overflowing`). `.gitkeep` files
-/// only keep empty directories in git; they are empty, so replaying them is harmless and
-/// they are replayed too. If no input has been committed yet this still runs, over those
-/// placeholders only: it never skips.
+/// `fuzz/regressions/<target>/` and replayed here, by plain `cargo test`, through the
+/// oracle of the target that found it (`wshd_testkit::replay`, which the fuzz targets
+/// call too): if the bug comes back, this fails. A directory named after no target is an
+/// error; `.gitkeep` files only keep empty directories and are not inputs.
 #[test]
-fn fuzz_regressions_replay_through_the_frame_reader() {
+fn fuzz_regressions_replay_through_their_own_oracle() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
     assert!(root.is_dir(), "{} is missing", root.display());
     let mut files = Vec::new();
     files_under(&root, &mut files);
-    for path in &files {
+    let mut replayed = 0;
+    for path in files.iter().filter(|p| p.file_name().is_some_and(|n| n != ".gitkeep")) {
         let input = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        replay_frame_reader(Role::Server, &input);
-        replay_frame_reader(Role::Client, &input);
         let target = path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
-        match target {
-            Some("handshake_request") => replay_handshake_request(&input),
-            Some("extensions_header") => replay_extensions_header(&input),
-            _ => {}
-        }
+        let target = target.unwrap_or_else(|| panic!("{}: no target directory", path.display()));
+        assert!(wshd_testkit::replay(target, &input), "{}: unknown fuzz target", path.display());
+        replayed += 1;
     }
-    eprintln!("replayed {} files under {}", files.len(), root.display());
+    assert!(replayed > 0, "no saved input under {}", root.display());
+    eprintln!("replayed {replayed} saved inputs under {}", root.display());
 }

@@ -1,11 +1,10 @@
-//! Oracles shared by the fuzz targets of `wshd-proto`.
+//! The frame-reader oracle (targets `frame_reader_server`, `frame_reader_client`,
+//! `inflate_server`), and the wire helpers the other oracles share.
 //!
 //! A target decodes its input, drives the sans-I/O core and hands what came out to the
 //! checks here. The oracle is "documented outcomes only" (style rule 9): a panic, an error
 //! the docs do not promise, or bytes on the wire that are not valid frames stop the run as
-//! a crash. This crate is not part of the main workspace; `crates/proto/tests/integration/hostile.rs`
-//! keeps a copy of the frame-reader oracle so that plain `cargo test` replays the inputs
-//! committed under `fuzz/regressions/`.
+//! a crash.
 
 use std::time::Instant;
 

@@ -1,0 +1,31 @@
+//! Test support shared by wshd's tests and its fuzz targets: the oracles each fuzz target
+//! checks its input with, so that `cargo test` replays every committed crash input
+//! through the same oracle that found it ([`replay`]).
+//!
+//! An oracle drives the sans-I/O core with its input and panics on any outcome the core's
+//! documentation does not promise. This crate is for tests only: nothing in the server
+//! depends on it.
+
+pub mod connection_ops;
+pub mod extensions_header;
+pub mod frame_reader;
+pub mod handshake_request;
+
+use wshd_proto::Role;
+
+/// Runs `input`, saved by the fuzz target `target`, through that target's oracle: panics
+/// if the bug it found is back. Returns `false` for a target this crate does not know.
+pub fn replay(target: &str, input: &[u8]) -> bool {
+    match target {
+        "frame_reader_server" => frame_reader::check_frame_reader(Role::Server, input),
+        "frame_reader_client" => frame_reader::check_frame_reader(Role::Client, input),
+        "inflate_server" => {
+            frame_reader::check_frame_reader_with(Role::Server, input, frame_reader::FLAG_DEFLATE)
+        }
+        "connection_ops" => connection_ops::check_bytes(input),
+        "handshake_request" => handshake_request::check(input),
+        "extensions_header" => extensions_header::check(input),
+        _ => return false,
+    }
+    true
+}
