@@ -23,9 +23,11 @@ use wshd_server::{DynHandler, HandshakeRequest, Rejection, WebSocket};
 
 use crate::bridge::{Cmd, Fault, Outcome};
 use crate::driver::Driver;
+use crate::gil;
 use crate::handshake_io::HandshakeSocket;
 use crate::loader::Handlers;
 use crate::stream::Stream;
+use crate::threads::{self, Job};
 
 /// Serves one resource with the hooks of one handler file.
 pub struct PythonHandler {
@@ -364,35 +366,46 @@ struct Go {
 /// The connection's thread, waiting between its extra handshake and the 101.
 struct RequestState(SyncSender<Go>);
 
-/// The life of one connection's thread, as in pywebsocket: the extra handshake, then
-/// (unless it refused, or the connection failed before the 101) the transfer phase. The
-/// request object stays on this thread from one to the other.
-fn connection_thread(
+/// One connection's thread, as in pywebsocket: the extra handshake, then (unless it
+/// refused, or the connection failed before the 101) the transfer phase. The request
+/// object stays on this thread from one to the other.
+struct ConnectionThread {
     handlers: Arc<Handlers>,
     input: HandshakeInput,
     socket: HandshakeSocket,
     verdict: tokio::sync::oneshot::Sender<Result<HandshakeOutput, Rejection>>,
     go: Receiver<Go>,
-) {
-    let request = Python::attach(|py| {
-        let decided = extra_handshake(py, &handlers, input, socket);
-        let request = decided.as_ref().ok().map(|out| out.request.clone_ref(py));
-        // The connection may have timed out meanwhile: then nobody listens.
-        verdict.send(decided).ok().and(request)
-    });
-    let Some(request) = request else { return };
-    // Waits for the 101 without the GIL; a refusal after the hook drops the sender.
-    let Ok(Go { driver, extensions, done }) = go.recv() else {
-        Python::attach(|_| drop(request));
-        return;
-    };
-    let outcome = Python::attach(|py| {
-        let passive = handlers.passive_closing_handshake.as_ref().map(|p| p.clone_ref(py));
-        let stream = Stream::new(driver.clone(), request.clone_ref(py), passive);
-        transfer(py, &handlers, request, stream, extensions)
-    });
-    driver.finish(outcome);
-    drop(done);
+}
+
+impl Job for ConnectionThread {
+    fn run(self: Box<Self>) {
+        let ConnectionThread { handlers, input, socket, verdict, go } = *self;
+        let request = gil::attach(|py| {
+            let decided = extra_handshake(py, &handlers, input, socket);
+            let request = decided.as_ref().ok().map(|out| out.request.clone_ref(py));
+            // The connection may have timed out meanwhile: then nobody listens.
+            verdict.send(decided).ok().and(request)
+        });
+        let Some(request) = request else { return };
+        // Waits for the 101 without the GIL; a refusal after the hook drops the sender.
+        let Ok(Go { driver, extensions, done }) = go.recv() else {
+            gil::attach(|_| drop(request));
+            return;
+        };
+        let outcome = gil::attach(|py| {
+            let passive = handlers.passive_closing_handshake.as_ref().map(|p| p.clone_ref(py));
+            let stream = Stream::new(driver.clone(), request.clone_ref(py), passive);
+            transfer(py, &handlers, request, stream, extensions)
+        });
+        driver.finish(outcome);
+        drop(done);
+    }
+
+    fn cannot_start(self: Box<Self>, why: String) {
+        tracing::error!(peer = %self.input.peer, "cannot start a handler thread: {why}");
+        let refused = Rejection::new(503, "the server cannot start a handler thread now");
+        let _ = self.verdict.send(Err(refused));
+    }
 }
 
 impl DynHandler for PythonHandler {
@@ -412,13 +425,13 @@ impl DynHandler for PythonHandler {
             // its client or sleeps holds only its own thread, never one that static files
             // or other handshakes need. Dropping this future (the handshake deadline)
             // ends the hook's raw reads and writes.
-            let spawned = std::thread::Builder::new()
-                .name("wshd-handler".into())
-                .spawn(move || connection_thread(handlers, input, socket, verdict_tx, go_rx));
-            if let Err(e) = spawned {
-                tracing::error!(peer = %req.peer_addr(), "cannot start a handler thread: {e}");
-                return Err(Rejection::new(503, "the server cannot start a handler thread now"));
-            }
+            threads::spawn(Box::new(ConnectionThread {
+                handlers,
+                input,
+                socket,
+                verdict: verdict_tx,
+                go: go_rx,
+            }));
             // Serve the hook's raw reads and writes until it returns.
             let verdict = loop {
                 tokio::select! {

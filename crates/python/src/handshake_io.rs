@@ -13,6 +13,7 @@ use pyo3::types::PyBytes;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::bridge::{Cmd, call};
+use crate::gil;
 use crate::stream::{bytes_of, raise};
 
 /// The raw socket behind `request.connection` while the extra handshake runs.
@@ -42,6 +43,6 @@ impl HandshakeSocket {
     fn write_raw(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = bytes_of(data)?;
         let tx = &self.tx;
-        py.detach(|| call(tx, |reply| Cmd::Write { data, reply })).map_err(|f| raise(py, f))
+        gil::detach(py, || call(tx, |reply| Cmd::Write { data, reply })).map_err(|f| raise(py, f))
     }
 }

@@ -14,6 +14,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use wshd_server::blocking::ByteStream;
 
+use crate::gil;
+
 /// A host's connection object. See the module docs.
 pub(crate) struct HostStream {
     connection: Py<PyAny>,
@@ -31,7 +33,7 @@ fn python_error(e: PyErr) -> io::Error {
 
 impl ByteStream for HostStream {
     fn read(&self, buf: &mut [u8], _timeout: Option<Duration>) -> io::Result<usize> {
-        Python::attach(|py| {
+        gil::attach(|py| {
             let data = self.connection.bind(py).call_method1("read", (buf.len(),));
             let data = data.map_err(python_error)?;
             let bytes = data.cast::<PyBytes>().map_err(|_| {
@@ -54,7 +56,7 @@ impl ByteStream for HostStream {
         let mut data = Vec::with_capacity(head.len() + body.len());
         data.extend_from_slice(head);
         data.extend_from_slice(body);
-        Python::attach(|py| {
+        gil::attach(|py| {
             let bytes = PyBytes::new(py, &data);
             self.connection.bind(py).call_method1("write", (bytes,)).map_err(python_error)?;
             Ok(())

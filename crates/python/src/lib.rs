@@ -16,6 +16,7 @@ mod bridge;
 mod driver;
 mod error;
 mod handler;
+mod gil;
 mod handshake_io;
 mod host_stream;
 pub mod hosted;
@@ -27,6 +28,7 @@ mod modules;
 pub mod runtime;
 mod scan;
 mod stream;
+mod threads;
 
 pub use error::{LoadError, SourceWarning};
 pub use handler::PythonHandler;

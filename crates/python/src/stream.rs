@@ -17,6 +17,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyString};
 
 use crate::bridge::{Fault, Received};
 use crate::driver::Driver;
+use crate::gil;
 
 /// `request.ws_stream`.
 ///
@@ -101,7 +102,7 @@ impl Stream {
             let on_ping = handler_attr(request, intern!(py, "on_ping_handler"))?;
             let on_pong = handler_attr(request, intern!(py, "on_pong_handler"))?;
             let (pings, pongs) = (on_ping.is_some(), on_pong.is_some());
-            match py.detach(|| driver.receive(pings, pongs)) {
+            match gil::detach(py, || driver.receive(pings, pongs)) {
                 Ok(Received::Text(s)) => return Ok(PyString::new(py, &s).into_any().unbind()),
                 Ok(Received::Binary(b)) => return Ok(PyBytes::new(py, &b).into_any().unbind()),
                 Ok(Received::Ping(p)) => {
@@ -120,7 +121,7 @@ impl Stream {
                     request.setattr("client_terminated", true)?;
                     if !self.flag(py, intern!(py, "server_terminated"))? {
                         let (code, reason) = self.passive_reply(py)?;
-                        py.detach(|| driver.answer(code, &reason)).map_err(|f| raise(py, f))?;
+                        gil::detach(py, || driver.answer(code, &reason)).map_err(|f| raise(py, f))?;
                         request.setattr("server_terminated", true)?;
                     }
                     return Ok(py.None());
@@ -214,7 +215,7 @@ impl Stream {
             ));
         }
         let driver = &self.driver;
-        py.detach(|| driver.pong(&data)).map_err(|f| raise(py, f))
+        gil::detach(py, || driver.pong(&data)).map_err(|f| raise(py, f))
     }
 
     /// Writes raw bytes to the socket (pywebsocket's private `_write`).
@@ -253,7 +254,7 @@ impl Stream {
             Err(_) => bytes_of(message)?,
         };
         let driver = &self.driver;
-        py.detach(|| driver.send(&data, binary, end)).map_err(|f| raise(py, f))
+        gil::detach(py, || driver.send(&data, binary, end)).map_err(|f| raise(py, f))
     }
 
     /// Sends a ping; a `str` body is encoded as UTF-8. At most 125 bytes.
@@ -281,7 +282,7 @@ impl Stream {
             ));
         }
         let driver = &self.driver;
-        py.detach(|| driver.ping(&data)).map_err(|f| raise(py, f))
+        gil::detach(py, || driver.ping(&data)).map_err(|f| raise(py, f))
     }
 
     /// Starts the closing handshake. Does nothing if our close was already sent. Waits for
@@ -306,7 +307,7 @@ impl Stream {
         }
         let wait = wait_response && !matches!(code, Some(1001 | 1002));
         let driver = &self.driver;
-        let peer = py.detach(|| driver.close(code, &reason, wait)).map_err(|f| raise(py, f))?;
+        let peer = gil::detach(py, || driver.close(code, &reason, wait)).map_err(|f| raise(py, f))?;
         let request = self.request.bind(py);
         request.setattr("server_terminated", true)?;
         if let Some((code, reason)) = peer {
@@ -321,7 +322,7 @@ impl Stream {
     /// peer closes first (pywebsocket's `receive_bytes`).
     fn receive_bytes(&self, py: Python<'_>, length: usize) -> PyResult<Py<PyBytes>> {
         let driver = &self.driver;
-        let data = py.detach(|| driver.read_raw(length)).map_err(|f| raise(py, f))?;
+        let data = gil::detach(py, || driver.read_raw(length)).map_err(|f| raise(py, f))?;
         if data.len() < length {
             let message =
                 format!("receiving {length} bytes failed: the peer closed after {}", data.len());
@@ -417,7 +418,7 @@ impl Stream {
             _ => return Ok(()),
         };
         let driver = &self.driver;
-        py.detach(|| driver.set_compression(outgoing, bfinal));
+        gil::detach(py, || driver.set_compression(outgoing, bfinal));
         Ok(())
     }
 
@@ -429,7 +430,7 @@ impl Stream {
     /// Raw socket read used by `request.connection.read`: up to `length` bytes.
     fn read_raw(&self, py: Python<'_>, length: usize) -> PyResult<Py<PyBytes>> {
         let driver = &self.driver;
-        let data = py.detach(|| driver.read_raw(length)).map_err(|f| raise(py, f))?;
+        let data = gil::detach(py, || driver.read_raw(length)).map_err(|f| raise(py, f))?;
         Ok(PyBytes::new(py, &data).unbind())
     }
 
@@ -437,7 +438,7 @@ impl Stream {
     fn write_raw(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let data = bytes_of(data)?;
         let driver = &self.driver;
-        py.detach(|| driver.write_raw(&data)).map_err(|f| raise(py, f))
+        gil::detach(py, || driver.write_raw(&data)).map_err(|f| raise(py, f))
     }
 }
 
