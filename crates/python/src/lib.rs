@@ -15,8 +15,8 @@
 mod bridge;
 mod driver;
 mod error;
-mod handler;
 mod gil;
+mod handler;
 mod handshake_io;
 mod host_stream;
 pub mod hosted;

@@ -121,7 +121,8 @@ impl Stream {
                     request.setattr("client_terminated", true)?;
                     if !self.flag(py, intern!(py, "server_terminated"))? {
                         let (code, reason) = self.passive_reply(py)?;
-                        gil::detach(py, || driver.answer(code, &reason)).map_err(|f| raise(py, f))?;
+                        gil::detach(py, || driver.answer(code, &reason))
+                            .map_err(|f| raise(py, f))?;
                         request.setattr("server_terminated", true)?;
                     }
                     return Ok(py.None());
@@ -307,7 +308,8 @@ impl Stream {
         }
         let wait = wait_response && !matches!(code, Some(1001 | 1002));
         let driver = &self.driver;
-        let peer = gil::detach(py, || driver.close(code, &reason, wait)).map_err(|f| raise(py, f))?;
+        let peer =
+            gil::detach(py, || driver.close(code, &reason, wait)).map_err(|f| raise(py, f))?;
         let request = self.request.bind(py);
         request.setattr("server_terminated", true)?;
         if let Some((code, reason)) = peer {

@@ -37,13 +37,11 @@ pub(crate) fn spawn(job: Box<dyn Job>) {
     static SPAWNER: OnceLock<Mutex<Sender<Box<dyn Job>>>> = OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {
         let (tx, rx) = channel::<Box<dyn Job>>();
-        let started = std::thread::Builder::new()
-            .name("wshd-spawner".into())
-            .spawn(move || {
-                while let Ok(job) = rx.recv() {
-                    start(job);
-                }
-            });
+        let started = std::thread::Builder::new().name("wshd-spawner".into()).spawn(move || {
+            while let Ok(job) = rx.recv() {
+                start(job);
+            }
+        });
         if let Err(e) = started {
             tracing::error!("cannot start the handler thread spawner: {e}");
         }
