@@ -3,6 +3,7 @@
 //! semantics docs/compatibility.md describes ("When a handler ends"). Raw sockets check
 //! exact bytes.
 
+mod handler_tree;
 mod raw_client;
 mod wshd_process;
 
@@ -11,6 +12,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use handler_tree::Tree;
 use raw_client::Raw;
 use wshd_process::Wshd;
 
@@ -26,27 +28,6 @@ fn start(handlers: &Path) -> Wshd {
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/handlers")
-}
-
-/// A directory of handler files written by the test, removed when dropped.
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str, files: &[(&str, &str)]) -> Tree {
-        let dir = std::env::temp_dir().join(format!("wshd-handlers-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (file, source) in files {
-            std::fs::write(dir.join(file), source).unwrap();
-        }
-        Tree(dir)
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 #[test]

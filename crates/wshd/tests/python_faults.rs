@@ -3,38 +3,18 @@
 //! shutdown that never waits on a handler thread, and extra handshakes that cannot starve
 //! other clients. Each runs `wshd` as a separate process on 127.0.0.1:0.
 
+mod handler_tree;
 mod raw_client;
 mod wshd_process;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use handler_tree::Tree;
 use raw_client::Raw;
 use wshd_process::Wshd;
-
-/// A directory of handler files written by the test, removed when dropped.
-struct Tree(PathBuf);
-
-impl Tree {
-    fn new(name: &str, files: &[(&str, &str)]) -> Tree {
-        let dir = std::env::temp_dir().join(format!("wshd-faults-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for (file, source) in files {
-            std::fs::write(dir.join(file), source).unwrap();
-        }
-        Tree(dir)
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn start(tree: &Tree, extra: &[&str]) -> Wshd {
     let mut command = Wshd::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
