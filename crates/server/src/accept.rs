@@ -176,13 +176,16 @@ async fn open(
     if !raw.is_empty() && io.write_all(&raw).await.is_err() {
         return None;
     }
-    if let Err(r) = decision {
-        if r.is_abort() {
-            tracing::info!(%peer, resource = %target, "handshake aborted by the handler: {}", r.reason());
+    match decision {
+        Ok(()) => {}
+        Err(Rejection::Abort(reason)) => {
+            tracing::info!(%peer, resource = %target, "handshake aborted by the handler: {reason}");
             let _ = io.shutdown().await;
             return None;
         }
-        return refuse(&mut io, peer, &target, &r.into(), &shared, Refuser::Handler).await;
+        Err(Rejection::Status(e)) => {
+            return refuse(&mut io, peer, &target, &e, &shared, Refuser::Handler).await;
+        }
     }
     let Answer { response, protocol, extensions, compression, state } =
         answer(hreq, &key, &cfg.deflate);

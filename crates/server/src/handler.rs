@@ -119,51 +119,57 @@ fn after_transfer(ws: &mut WebSocket, outcome: Result<(), Box<dyn std::any::Any 
     }
 }
 
-/// A refusal of the opening handshake: the HTTP status sent instead of the 101, with a
-/// reason (logged, and sent as the body) and optional headers; or, made with
-/// [`Rejection::abort`], closing the connection without sending anything.
+/// A refusal of the opening handshake.
 #[derive(Debug, Clone)]
-pub struct Rejection(HandshakeError);
-
-/// The status a [`Rejection::abort`] carries: never sent.
-const ABORT: u16 = 0;
+pub enum Rejection {
+    /// Answer with this HTTP error instead of the 101: its status, its reason (logged,
+    /// and sent as the body) and any extra headers.
+    Status(HandshakeError),
+    /// Close the connection without sending anything (pywebsocket's
+    /// `AbortedByUserException`; a handler that wrote its own bytes uses it). The reason
+    /// is logged.
+    Abort(String),
+}
 
 impl Rejection {
-    /// Closes the connection without any response (pywebsocket's `AbortedByUserException`;
-    /// a handler that wrote its own bytes uses it).
-    pub fn abort(reason: impl Into<String>) -> Self {
-        Rejection(HandshakeError::new(ABORT, reason.into()))
-    }
-
-    /// Whether this rejection sends nothing.
-    pub fn is_abort(&self) -> bool {
-        self.0.status() == ABORT
-    }
-
     /// Refuses with `status` (e.g. 403) and a short reason sent as the body and logged.
     pub fn new(status: u16, reason: impl Into<String>) -> Self {
-        Rejection(HandshakeError::new(status, reason.into()))
+        Rejection::Status(HandshakeError::new(status, reason.into()))
     }
 
-    /// Adds a header to the error response.
+    /// Closes the connection without any response.
+    pub fn abort(reason: impl Into<String>) -> Self {
+        Rejection::Abort(reason.into())
+    }
+
+    /// Adds a header to the error response (nothing is sent on an abort).
     pub fn with_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        Rejection(self.0.with_header(name, value))
+        match self {
+            Rejection::Status(e) => Rejection::Status(e.with_header(name, value)),
+            abort => abort,
+        }
     }
 
-    /// The status sent.
-    pub fn status(&self) -> u16 {
-        self.0.status()
+    /// The status sent, `None` on an abort.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Rejection::Status(e) => Some(e.status()),
+            Rejection::Abort(_) => None,
+        }
     }
 
     /// The reason given.
     pub fn reason(&self) -> &str {
-        self.0.reason()
+        match self {
+            Rejection::Status(e) => e.reason(),
+            Rejection::Abort(reason) => reason,
+        }
     }
 }
 
-impl From<Rejection> for HandshakeError {
-    fn from(r: Rejection) -> HandshakeError {
-        r.0
+impl From<HandshakeError> for Rejection {
+    fn from(e: HandshakeError) -> Rejection {
+        Rejection::Status(e)
     }
 }
 
