@@ -16,6 +16,7 @@ use wshd_server::{MessageKind, WebSocket};
 use crate::BombArgs;
 use crate::connect::Target;
 use crate::procstat;
+use wshd_server::CloseCode;
 
 /// How long to wait for the server's close after the bomb is sent.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -81,7 +82,9 @@ async fn closing_code(ws: &mut WebSocket) -> Option<u16> {
     loop {
         match ws.recv().await {
             Ok(Some(_)) => continue,
-            Ok(None) | Err(_) => return ws.peer_close().and_then(|(code, _)| code),
+            Ok(None) | Err(_) => {
+                return ws.peer_close().map(|c| c.code.0).filter(|&c| c != CloseCode::NO_STATUS.0);
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ use crate::connect::{self, Target};
 use crate::echo::{BATCH, Outcome, Shared};
 use crate::frames;
 use crate::window::{MEASURE, WARMUP};
+use wshd_server::{CloseCode, CloseFrame};
 
 /// Opens the connections and spawns a loop for each; returns how many opened and the
 /// failures.
@@ -104,8 +105,8 @@ async fn drive(
     .await;
     shared.merge(&mut samples);
     match result {
-        Ok(()) => match ws.close(Some(1000), "").await {
-            Ok(()) if matches!(ws.peer_close(), Some((Some(1000), _))) => {
+        Ok(()) => match ws.close(Some(CloseFrame::new(CloseCode::NORMAL, ""))).await {
+            Ok(()) if ws.peer_close().is_some_and(|c| c.code == CloseCode::NORMAL) => {
                 outcome.clean_close = true
             }
             Ok(()) => outcome.error = Some(format!("close answered with {:?}", ws.peer_close())),

@@ -16,6 +16,7 @@ use crate::IdleArgs;
 use crate::connect::{self, Target};
 use crate::procstat;
 use crate::report::{self, IdleReport, Snapshot};
+use wshd_server::{CloseCode, CloseFrame};
 
 /// Fixed wait between the last open and the "after open" reading, so that the server
 /// has finished with every handshake.
@@ -78,7 +79,7 @@ pub async fn run(args: &IdleArgs) -> Result<(), Box<dyn Error>> {
     let mut tasks = JoinSet::new();
     for mut ws in sockets {
         tasks.spawn(async move {
-            let result = ws.close(Some(1000), "").await;
+            let result = ws.close(Some(CloseFrame::new(CloseCode::NORMAL, ""))).await;
             clean_close(&ws, result)
         });
     }
@@ -145,8 +146,8 @@ async fn echo_once(i: usize, mut ws: WebSocket) -> (WebSocket, Result<(), String
 fn clean_close(ws: &WebSocket, result: Result<(), wshd_server::Error>) -> Result<(), String> {
     result.map_err(|e| e.to_string())?;
     match ws.peer_close() {
-        Some((Some(1000), _)) => Ok(()),
-        Some((code, _)) => Err(format!("server answered close with {code:?}")),
+        Some(c) if c.code == CloseCode::NORMAL => Ok(()),
+        Some(c) => Err(format!("server answered close with {}", c.code.0)),
         None => Err("no close frame from the server".to_owned()),
     }
 }

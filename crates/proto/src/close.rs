@@ -48,6 +48,37 @@ impl From<CloseCode> for u16 {
     }
 }
 
+/// The body of a close frame: a status code and a reason (RFC 6455 §5.5.1).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CloseFrame {
+    /// The status code.
+    pub code: CloseCode,
+    /// The reason: UTF-8, at most 123 bytes on the wire.
+    pub reason: String,
+}
+
+impl CloseFrame {
+    /// A close with `code` and `reason`.
+    pub fn new(code: CloseCode, reason: impl Into<String>) -> CloseFrame {
+        CloseFrame { code, reason: reason.into() }
+    }
+
+    /// A close the peer sent, as applications see it: an empty body is 1005 (no status)
+    /// with no reason (§7.1.5).
+    pub fn received(body: Option<&(u16, String)>) -> CloseFrame {
+        match body {
+            Some((code, reason)) => CloseFrame::new(CloseCode(*code), reason.clone()),
+            None => CloseFrame::new(CloseCode::NO_STATUS, ""),
+        }
+    }
+
+    /// What goes on the wire for `frame`: its code and reason, or nothing for `None` (an
+    /// empty close body).
+    pub fn wire(frame: Option<&CloseFrame>) -> (Option<u16>, &str) {
+        frame.map_or((None, ""), |f| (Some(f.code.0), f.reason.as_str()))
+    }
+}
+
 /// Checks a close code and reason the local side wants to send.
 pub(crate) fn check_outgoing(code: Option<u16>, reason: &str) -> Result<(), UsageError> {
     match code {

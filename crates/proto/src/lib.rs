@@ -20,7 +20,7 @@ pub mod handshake;
 mod incoming;
 pub mod utf8;
 
-pub use close::CloseCode;
+pub use close::{CloseCode, CloseFrame};
 pub use config::{HandshakeLimits, Limits};
 pub use connection::{Connection, Ending, Event, FrameHead, MaskSource, MessageKind, Role, State};
 pub use error::{ProtocolError, UsageError};

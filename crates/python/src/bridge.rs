@@ -23,8 +23,8 @@ pub(crate) enum Cmd {
 pub(crate) enum Received {
     Text(String),
     Binary(Vec<u8>),
-    /// The peer's close frame: its code (`None` for an empty body) and reason.
-    Close(Option<u16>, String),
+    /// The peer's close frame (an empty body reads as 1005).
+    Close(wshd_proto::CloseFrame),
     /// A ping, when the handler asked for them.
     Ping(Vec<u8>),
     /// A pong, when the handler asked for them.

@@ -7,11 +7,16 @@
 //! [`Fault`]s pywebsocket's exceptions stand for, and a handler's [`Outcome`] to what
 //! the connection does when the handler is done. It knows nothing of Python objects.
 
-use wshd_proto::{CloseCode, MessageKind, UsageError};
+use wshd_proto::{CloseCode, CloseFrame, MessageKind, UsageError};
 use wshd_server::blocking::{BlockingWebSocket, Received as Got, WhenDone};
 use wshd_server::{Error, Message};
 
 use crate::bridge::{Fault, Outcome, Received};
+
+/// A close as pywebsocket's calls give it: a code (or `None` for an empty body) and a reason.
+fn frame(code: Option<u16>, reason: &str) -> Option<CloseFrame> {
+    code.map(|c| CloseFrame::new(CloseCode(c), reason))
+}
 
 /// One Python handler's connection. See the module docs.
 pub(crate) struct Driver {
@@ -54,7 +59,7 @@ impl Driver {
             Got::Message(Message::Binary(b)) => Received::Binary(b),
             Got::Ping(p) => Received::Ping(p),
             Got::Pong(p) => Received::Pong(p),
-            Got::Close(code, reason) => Received::Close(code, reason),
+            Got::Close(frame) => Received::Close(frame),
         })
     }
 
@@ -74,25 +79,26 @@ impl Driver {
         self.ws.pong(data).map_err(|e| self.fault(e))
     }
 
-    /// Starts the closing handshake; with `wait`, waits (at most the close timeout) for
-    /// the peer's close frame and returns it.
+    /// Starts the closing handshake (`code` `None`: an empty body); with `wait`, waits (at
+    /// most the close timeout) for the peer's close frame and returns it.
     pub(crate) fn close(
         &self,
         code: Option<u16>,
         reason: &str,
         wait: bool,
-    ) -> Result<Option<(Option<u16>, String)>, Fault> {
+    ) -> Result<Option<CloseFrame>, Fault> {
+        let frame = frame(code, reason);
         if wait {
-            self.ws.close_and_wait(code, reason).map_err(|e| self.fault(e))
+            self.ws.close_and_wait(frame.as_ref()).map_err(|e| self.fault(e))
         } else {
-            self.ws.close(code, reason).map(|()| None).map_err(|e| self.fault(e))
+            self.ws.close(frame.as_ref()).map(|()| None).map_err(|e| self.fault(e))
         }
     }
 
     /// Answers the peer's close frame (the passive closing handshake) and closes the
     /// transport.
     pub(crate) fn answer(&self, code: Option<u16>, reason: &str) -> Result<(), Fault> {
-        self.ws.answer_close(code, reason).map_err(|e| self.fault(e))
+        self.ws.answer_close(frame(code, reason).as_ref()).map_err(|e| self.fault(e))
     }
 
     /// Writes raw bytes after anything queued (`request.connection.write`).
@@ -121,7 +127,7 @@ impl Driver {
     /// Closes with `code` at once, without waiting for the peer's answer (when there is
     /// no thread to run the handler on).
     pub(crate) fn close_now(&self, code: u16) {
-        let _ = self.ws.close(Some(code), "");
+        let _ = self.ws.close(Some(&CloseFrame::new(CloseCode(code), "")));
         self.ws.abort();
     }
 

@@ -18,6 +18,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use tokio::sync::mpsc::unbounded_channel;
 use wshd_proto::handshake::ExtensionOffer;
+use wshd_proto::{CloseCode, CloseFrame};
 use wshd_server::BoxFuture;
 use wshd_server::{DynHandler, HandshakeRequest, Rejection, WebSocket};
 
@@ -493,7 +494,7 @@ impl DynHandler for PythonHandler {
                 ws.take_handler_state().and_then(|s| s.downcast::<RequestState>().ok()).map(|s| *s)
             else {
                 tracing::error!("no handler thread from the extra handshake");
-                let _ = ws.close(Some(1011), "").await;
+                let _ = ws.close(Some(CloseFrame::new(CloseCode::INTERNAL_ERROR, ""))).await;
                 return;
             };
             let extensions = ws.extensions().map(str::to_owned);
@@ -503,7 +504,7 @@ impl DynHandler for PythonHandler {
                 Ok(shell) => Arc::new(Driver::new(shell)),
                 Err(e) => {
                     tracing::error!(%peer, "cannot hand the connection to its handler thread: {e}");
-                    let _ = ws.close(Some(1011), "").await;
+                    let _ = ws.close(Some(CloseFrame::new(CloseCode::INTERNAL_ERROR, ""))).await;
                     return;
                 }
             };
@@ -539,10 +540,10 @@ impl DynHandler for PythonHandler {
         })
     }
 
-    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
+    fn passive_closing_handshake(&self, peer: &CloseFrame) -> Option<CloseFrame> {
         // Not used: the connection leaves the server for the handler's thread (`Driver`),
         // which answers the peer's close there. Kept to pywebsocket's default.
-        let _ = (code, reason);
-        (Some(1000), String::new())
+        let _ = peer;
+        Some(CloseFrame::new(CloseCode::NORMAL, ""))
     }
 }

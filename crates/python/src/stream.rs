@@ -115,9 +115,9 @@ impl Stream {
                         h.call1((request, PyBytes::new(py, &p)))?;
                     }
                 }
-                Ok(Received::Close(code, reason)) => {
-                    request.setattr("ws_close_code", code.unwrap_or(1005))?;
-                    request.setattr("ws_close_reason", reason)?;
+                Ok(Received::Close(peer)) => {
+                    request.setattr("ws_close_code", peer.code.0)?;
+                    request.setattr("ws_close_reason", peer.reason)?;
                     request.setattr("client_terminated", true)?;
                     if !self.flag(py, intern!(py, "server_terminated"))? {
                         let (code, reason) = self.passive_reply(py)?;
@@ -312,9 +312,9 @@ impl Stream {
             gil::detach(py, || driver.close(code, &reason, wait)).map_err(|f| raise(py, f))?;
         let request = self.request.bind(py);
         request.setattr("server_terminated", true)?;
-        if let Some((code, reason)) = peer {
-            request.setattr("ws_close_code", code.unwrap_or(1005))?;
-            request.setattr("ws_close_reason", reason)?;
+        if let Some(peer) = peer {
+            request.setattr("ws_close_code", peer.code.0)?;
+            request.setattr("ws_close_reason", peer.reason)?;
             request.setattr("client_terminated", true)?;
         }
         Ok(())

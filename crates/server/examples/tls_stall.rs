@@ -153,7 +153,8 @@ async fn rounds(
             ws.send_text("ping").await?;
             let echoed = ws.recv().await? == Some(Message::Text("ping".into()));
             let elapsed = start.elapsed();
-            ws.close(Some(1000), "").await?;
+            ws.close(Some(wshd_server::CloseFrame::new(wshd_server::CloseCode::NORMAL, "")))
+                .await?;
             Ok::<_, wshd_server::Error>(echoed.then_some(elapsed))
         }
         .await;

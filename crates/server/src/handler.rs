@@ -17,6 +17,7 @@ use wshd_proto::deflate::{FrameResponseOverrides, ResponseOverrides};
 use wshd_proto::handshake::{
     ExtensionOffer, HandshakeError, Headers, UpgradeRequest, is_field_value, is_token,
 };
+use wshd_proto::{CloseCode, CloseFrame};
 
 use crate::transport::Transport;
 use crate::unwind::{CatchUnwind, panic_message};
@@ -45,12 +46,12 @@ pub trait Handler: Send + Sync + 'static {
     /// connection with 1000 unless it is already closed, and waits for the peer's close.
     fn transfer_data(&self, ws: &mut WebSocket) -> impl Future<Output = ()> + Send;
 
-    /// Chooses the close frame that answers a close started by the peer. `code` is `None`
-    /// when the peer's close had no body. Returning `(None, _)` sends an empty body.
-    /// The default answers 1000 with no reason, as pywebsocket does.
-    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
-        let _ = (code, reason);
-        (Some(1000), String::new())
+    /// Chooses the close that answers a close started by the peer (`peer`: its code,
+    /// 1005 for an empty body, and reason). `None` answers with an empty body. The
+    /// default answers 1000 with no reason, as pywebsocket does.
+    fn passive_closing_handshake(&self, peer: &CloseFrame) -> Option<CloseFrame> {
+        let _ = peer;
+        Some(CloseFrame::new(CloseCode::NORMAL, ""))
     }
 }
 
@@ -65,7 +66,7 @@ pub trait DynHandler: Send + Sync + 'static {
     /// See [`Handler::transfer_data`].
     fn transfer_data<'a>(&'a self, ws: &'a mut WebSocket) -> BoxFuture<'a, ()>;
     /// See [`Handler::passive_closing_handshake`].
-    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String);
+    fn passive_closing_handshake(&self, peer: &CloseFrame) -> Option<CloseFrame>;
 
     /// Runs the transfer phase of a connection that just opened on a task of its own:
     /// [`DynHandler::transfer_data`], then the end of the connection. This default boxes
@@ -94,8 +95,8 @@ impl<H: Handler> DynHandler for H {
         Box::pin(Handler::transfer_data(self, ws))
     }
 
-    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
-        Handler::passive_closing_handshake(self, code, reason)
+    fn passive_closing_handshake(&self, peer: &CloseFrame) -> Option<CloseFrame> {
+        Handler::passive_closing_handshake(self, peer)
     }
 
     fn spawn_transfer(self: Arc<Self>, mut ws: WebSocket) {
@@ -115,7 +116,7 @@ impl<H: Handler> DynHandler for H {
 fn after_transfer(ws: &mut WebSocket, outcome: Result<(), Box<dyn std::any::Any + Send>>) {
     if let Err(payload) = outcome {
         tracing::error!(peer = %ws.peer_addr(), resource = %ws.resource(), "handler panicked in transfer_data: {}", panic_message(&*payload));
-        let _ = ws.start_close(Some(1011), "");
+        let _ = ws.start_close(Some(CloseFrame::new(CloseCode::INTERNAL_ERROR, "")));
     }
 }
 

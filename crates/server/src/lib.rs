@@ -38,4 +38,4 @@ pub use router::Router;
 pub use rustls;
 pub use shutdown::Shutdown;
 pub use websocket::{DIRECT_SEND_MIN, Frame, HandlerState, Message, WebSocket};
-pub use wshd_proto::{Limits, MessageKind};
+pub use wshd_proto::{CloseCode, CloseFrame, Limits, MessageKind};

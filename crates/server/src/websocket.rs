@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
-use wshd_proto::{Connection, Event, MessageKind, ProtocolError, State};
+use wshd_proto::{CloseCode, CloseFrame, Connection, Event, MessageKind, ProtocolError, State};
 
 use crate::blocking::{BlockingWebSocket, ByteStream, TcpByteStream, TlsByteStream};
 use crate::error::Error;
@@ -310,13 +310,9 @@ impl WebSocket {
         self.conn.state()
     }
 
-    /// The peer's close frame once received: its code (`None` for an empty body, which
-    /// applications report as 1005) and reason.
-    pub fn peer_close(&self) -> Option<(Option<u16>, &str)> {
-        self.conn.peer_close().map(|c| match c {
-            Some((code, reason)) => (Some(*code), reason.as_str()),
-            None => (None, ""),
-        })
+    /// The peer's close frame once received (an empty body reads as 1005, no status).
+    pub fn peer_close(&self) -> Option<CloseFrame> {
+        self.conn.peer_close().map(|body| CloseFrame::received(body.as_ref()))
     }
 
     /// Hands the connection over to blocking I/O: the socket (in blocking mode), its TLS
@@ -483,9 +479,10 @@ impl WebSocket {
                 Some(Ok(Event::Pong(p))) => return Poll::Ready(Next::Frame(Frame::Pong(p))),
                 Some(Ok(Event::Close(code))) => {
                     if self.conn.state() == State::CloseReceived {
-                        let (code, reason) = self.passive_close_reply(code.as_ref());
+                        let answer = self.passive_close_reply(&CloseFrame::received(code.as_ref()));
+                        let (code, reason) = CloseFrame::wire(answer.as_ref());
                         let now = Instant::now().into_std();
-                        if let Ok(Some(refused)) = self.conn.answer_close(code, &reason, now) {
+                        if let Ok(Some(refused)) = self.conn.answer_close(code, reason, now) {
                             crate::closing::log_refused_answer(self.info.peer.addr(), &refused);
                         }
                     }
@@ -512,12 +509,11 @@ impl WebSocket {
 
     /// The reply to the peer's close: the handler's choice on the server, an echo of the
     /// peer's code on the client (RFC 6455 §5.5.1: "typically echos the status code").
-    fn passive_close_reply(&self, peer: Option<&(u16, String)>) -> (Option<u16>, String) {
-        let code = peer.map(|(c, _)| *c);
-        let reason = peer.map_or("", |(_, r)| r.as_str());
+    fn passive_close_reply(&self, peer: &CloseFrame) -> Option<CloseFrame> {
         match &self.handler {
-            Some(h) => h.passive_closing_handshake(code, reason),
-            None => (code, String::new()),
+            Some(h) => h.passive_closing_handshake(peer),
+            None if peer.code == CloseCode::NO_STATUS => None,
+            None => Some(CloseFrame::new(peer.code, "")),
         }
     }
 
@@ -764,15 +760,16 @@ impl WebSocket {
 
     /// Starts the closing handshake (or answers the peer's close) and waits for it to end.
     ///
-    /// `code` `None` sends an empty close body. Data messages that arrive before the
-    /// peer's close frame are discarded. Waits at most the close timeout for the peer.
-    pub async fn close(&mut self, code: Option<u16>, reason: &str) -> Result<(), Error> {
-        self.start_close(code, reason)?;
+    /// `None` sends an empty close body. Data messages that arrive before the peer's close
+    /// frame are discarded. Waits at most the close timeout for the peer.
+    pub async fn close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        self.start_close(frame)?;
         self.wait_closed().await
     }
 
     /// Sends our close frame without waiting for the peer's.
-    pub fn start_close(&mut self, code: Option<u16>, reason: &str) -> Result<(), Error> {
+    pub fn start_close(&mut self, frame: Option<CloseFrame>) -> Result<(), Error> {
+        let (code, reason) = CloseFrame::wire(frame.as_ref());
         self.conn.close(code, reason, Instant::now().into_std())?;
         Ok(())
     }

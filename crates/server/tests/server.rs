@@ -11,7 +11,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wshd_server::client::{ClientConfig, connect};
 use wshd_server::{
-    Config, Handler, HandshakeRequest, Message, MessageKind, Rejection, Router, Server, WebSocket,
+    CloseCode, CloseFrame, Config, Handler, HandshakeRequest, Message, MessageKind, Rejection,
+    Router, Server, WebSocket,
 };
 
 /// Generous bound for anything that should happen "soon"; tests never assert speed.
@@ -44,8 +45,8 @@ impl Handler for Chat {
         let _ = ws.send_text(ws.protocol().unwrap_or("none").to_owned().as_str()).await;
         let _ = ws.recv().await;
     }
-    fn passive_closing_handshake(&self, code: Option<u16>, reason: &str) -> (Option<u16>, String) {
-        (code.map(|c| c + 1), format!("re:{reason}"))
+    fn passive_closing_handshake(&self, peer: &CloseFrame) -> Option<CloseFrame> {
+        Some(CloseFrame::new(CloseCode(peer.code.0 + 1), format!("re:{}", peer.reason)))
     }
 }
 
@@ -98,7 +99,7 @@ impl Handler for Quit {
 struct Closer;
 impl Handler for Closer {
     async fn transfer_data(&self, ws: &mut WebSocket) {
-        let _ = ws.close(Some(4000), "done").await;
+        let _ = ws.close(Some(CloseFrame::new(CloseCode(4000), "done"))).await;
     }
 }
 
@@ -135,7 +136,9 @@ impl Handler for Detacher {
                         detached.send(m.kind(), m.as_bytes(), true).unwrap()
                     }
                     Ok(Received::Close(..)) => {
-                        return detached.answer_close(Some(1000), "").unwrap();
+                        return detached
+                            .answer_close(Some(&CloseFrame::new(CloseCode::NORMAL, "")))
+                            .unwrap();
                     }
                     Ok(_) => {}
                     Err(e) => panic!("the blocking shell failed: {e}"),
@@ -488,8 +491,8 @@ async fn client_echo_of_text_binary_fragments_and_a_large_message() {
     let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
     ws.send_binary(&big).await.unwrap();
     assert_eq!(ws.recv().await.unwrap(), Some(Message::Binary(big)));
-    ws.close(Some(1000), "").await.unwrap();
-    assert_eq!(ws.peer_close(), Some((Some(1000), "")));
+    ws.close(Some(CloseFrame::new(CloseCode::NORMAL, ""))).await.unwrap();
+    assert_eq!(ws.peer_close(), Some(CloseFrame::new(CloseCode::NORMAL, "")));
 }
 
 #[tokio::test]
@@ -500,7 +503,7 @@ async fn a_sleeping_handler_does_not_stall_other_connections() {
         let (mut ws, _) = connect(addr, None, "/echo", &ClientConfig::default()).await.unwrap();
         ws.send_text(&format!("{i}")).await.unwrap();
         assert_eq!(ws.recv().await.unwrap(), Some(Message::Text(format!("{i}"))));
-        ws.close(Some(1000), "").await.unwrap();
+        ws.close(Some(CloseFrame::new(CloseCode::NORMAL, ""))).await.unwrap();
     }
     // The echoes were served while the sleeper's handler is still asleep: it has sent
     // nothing yet, and answers a close only through the server's close timeout path.
@@ -532,7 +535,7 @@ async fn rfc7692_compressed_echo_with_autobahns_offer() {
     ws.send_fragment(MessageKind::Binary, &[8; 5000], true).await.unwrap();
     let expected: Vec<u8> = [[7u8; 5000], [8u8; 5000]].concat();
     assert_eq!(ws.recv().await.unwrap(), Some(Message::Binary(expected)));
-    ws.close(Some(1000), "").await.unwrap();
+    ws.close(Some(CloseFrame::new(CloseCode::NORMAL, ""))).await.unwrap();
 }
 
 #[tokio::test]

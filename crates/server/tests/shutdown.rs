@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use wshd_server::client::{ClientConfig, connect};
-use wshd_server::{Config, Handler, Message, Router, Server, Shutdown, WebSocket};
+use wshd_server::{
+    CloseCode, CloseFrame, Config, Handler, Message, Router, Server, Shutdown, WebSocket,
+};
 
 /// Generous bound for anything that should happen "soon"; tests never assert speed.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -67,7 +69,10 @@ async fn idle_connections_get_1001_and_run_returns() {
     for ws in [&mut a, &mut b] {
         let end = tokio::time::timeout(PATIENCE, ws.recv()).await.expect("close arrives");
         assert!(matches!(end, Ok(None)), "{end:?}");
-        assert_eq!(ws.peer_close(), Some((Some(1001), "server shutting down")));
+        assert_eq!(
+            ws.peer_close(),
+            Some(CloseFrame::new(CloseCode::GOING_AWAY, "server shutting down"))
+        );
     }
     tokio::time::timeout(PATIENCE, server).await.expect("run returns").unwrap();
     assert_eq!(shutdown.active_connections(), 0);
@@ -92,7 +97,7 @@ async fn a_handler_that_only_sends_is_closed_at_its_next_send() {
     .await
     .expect("close arrives");
     assert!(matches!(end, Ok(None)), "{end:?}");
-    assert_eq!(ws.peer_close().map(|(c, _)| c), Some(Some(1001)));
+    assert_eq!(ws.peer_close().map(|c| c.code), Some(CloseCode::GOING_AWAY));
     tokio::time::timeout(PATIENCE, server).await.expect("run returns").unwrap();
 }
 
@@ -126,7 +131,7 @@ async fn one_handle_stops_several_servers() {
     shutdown.trigger();
     for ws in &mut sockets {
         assert!(matches!(tokio::time::timeout(PATIENCE, ws.recv()).await.unwrap(), Ok(None)));
-        assert_eq!(ws.peer_close().map(|(c, _)| c), Some(Some(1001)));
+        assert_eq!(ws.peer_close().map(|c| c.code), Some(CloseCode::GOING_AWAY));
     }
     for task in tasks {
         tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap().unwrap();

@@ -118,7 +118,7 @@ async fn whoami(addr: SocketAddr, config: &ClientConfig) -> Result<(String, Vec<
     let Some(Message::Binary(cert)) = ws.recv().await? else { panic!("no certificate") };
     ws.send_text("over tls").await?;
     assert_eq!(ws.recv().await?, Some(Message::Text("over tls".into())));
-    ws.close(Some(1000), "").await?;
+    ws.close(Some(wshd_server::CloseFrame::new(wshd_server::CloseCode::NORMAL, ""))).await?;
     Ok((report, cert))
 }
 

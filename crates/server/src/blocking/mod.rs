@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use wshd_proto::{CloseCode, Connection, Event, MessageKind, ProtocolError, State};
+use wshd_proto::{CloseCode, CloseFrame, Connection, Event, MessageKind, ProtocolError, State};
 
 pub use byte_stream::{ByteStream, TcpByteStream};
 pub use tls::TlsByteStream;
@@ -61,9 +61,9 @@ pub enum Received {
     Ping(Vec<u8>),
     /// A pong, when asked for.
     Pong(Vec<u8>),
-    /// The peer started the closing handshake: its code (`None` for an empty body) and
-    /// reason. Answer with [`BlockingWebSocket::answer_close`].
-    Close(Option<u16>, String),
+    /// The peer started the closing handshake with this close (an empty body reads as
+    /// 1005, no status). Answer with [`BlockingWebSocket::answer_close`].
+    Close(CloseFrame),
 }
 
 /// What happens to a connection once the code using it is done
@@ -148,13 +148,9 @@ impl BlockingWebSocket {
         lock(&self.state).conn.state()
     }
 
-    /// The peer's close frame once received: its code (`None` for an empty body) and
-    /// reason.
-    pub fn peer_close(&self) -> Option<(Option<u16>, String)> {
-        lock(&self.state).conn.peer_close().map(|c| match c {
-            Some((code, reason)) => (Some(*code), reason.clone()),
-            None => (None, String::new()),
-        })
+    /// The peer's close frame once received (an empty body reads as 1005, no status).
+    pub fn peer_close(&self) -> Option<CloseFrame> {
+        lock(&self.state).conn.peer_close().map(|body| CloseFrame::received(body.as_ref()))
     }
 
     /// How long the connection waits for the peer's close frame after sending its own
@@ -251,9 +247,8 @@ impl BlockingWebSocket {
                 Event::Ping(_) | Event::Pong(_) => continue,
                 // The peer's close before ours: the caller answers it. After ours, the
                 // closing handshake is complete and the next loop reports the end.
-                Event::Close(close) if inner.conn.state() == State::CloseReceived => {
-                    let (code, reason) = close.map_or((None, String::new()), |(c, r)| (Some(c), r));
-                    Received::Close(code, reason)
+                Event::Close(body) if inner.conn.state() == State::CloseReceived => {
+                    Received::Close(CloseFrame::received(body.as_ref()))
                 }
                 Event::Close(_) => continue,
             }));
@@ -401,8 +396,9 @@ impl BlockingWebSocket {
 
     // ---- closing ---------------------------------------------------------------------
 
-    /// Starts the closing handshake (`code` `None` sends an empty body) without waiting.
-    pub fn close(&self, code: Option<u16>, reason: &str) -> Result<(), Error> {
+    /// Starts the closing handshake (`None` sends an empty body) without waiting.
+    pub fn close(&self, frame: Option<&CloseFrame>) -> Result<(), Error> {
+        let (code, reason) = CloseFrame::wire(frame);
         let mut inner = lock(&self.state);
         inner.conn.close(code, reason, Instant::now())?;
         self.flush(&mut inner)
@@ -410,20 +406,17 @@ impl BlockingWebSocket {
 
     /// Starts the closing handshake and waits (at most the close timeout) for the peer's
     /// close frame; returns it.
-    pub fn close_and_wait(
-        &self,
-        code: Option<u16>,
-        reason: &str,
-    ) -> Result<Option<(Option<u16>, String)>, Error> {
-        self.close(code, reason)?;
+    pub fn close_and_wait(&self, frame: Option<&CloseFrame>) -> Result<Option<CloseFrame>, Error> {
+        self.close(frame)?;
         self.wait_closed()?;
         Ok(self.peer_close())
     }
 
     /// Answers the peer's close frame (see [`Received::Close`]) with the close the caller
-    /// chose, or with an empty one when the protocol does not allow that choice (logged),
-    /// and ends the transport.
-    pub fn answer_close(&self, code: Option<u16>, reason: &str) -> Result<(), Error> {
+    /// chose (`None`: an empty body), or with an empty one when the protocol does not
+    /// allow that choice (logged), and ends the transport.
+    pub fn answer_close(&self, frame: Option<&CloseFrame>) -> Result<(), Error> {
+        let (code, reason) = CloseFrame::wire(frame);
         {
             let mut inner = lock(&self.state);
             let replaced = inner.conn.answer_close(code, reason, Instant::now())?;

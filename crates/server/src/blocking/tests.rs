@@ -8,10 +8,17 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wshd_proto::{CloseCode, Connection, Event, Limits, MaskSource, MessageKind, State};
+use wshd_proto::{
+    CloseCode, CloseFrame, Connection, Event, Limits, MaskSource, MessageKind, State,
+};
 
 use super::{BlockingWebSocket, ByteStream, Received, TcpByteStream, WhenDone};
 use crate::Message;
+
+/// A close frame with `code` and `reason`.
+fn close(code: u16, reason: &str) -> CloseFrame {
+    CloseFrame::new(CloseCode(code), reason)
+}
 
 /// Longest a test waits for something that should happen at once: a hang, not a slow
 /// machine, makes it fail.
@@ -98,8 +105,8 @@ fn echoes_and_completes_the_closing_handshake_over_tcp() {
     client.conn.send_ping(b"p").unwrap();
     client.conn.close(Some(4000), "bye", Instant::now()).unwrap();
     client.flush();
-    assert_eq!(ws.receive(false, false).unwrap(), Received::Close(Some(4000), "bye".into()));
-    ws.answer_close(Some(4001), "ok").unwrap();
+    assert_eq!(ws.receive(false, false).unwrap(), Received::Close(close(4000, "bye")));
+    ws.answer_close(Some(&close(4001, "ok"))).unwrap();
     assert_eq!(client.next(), Some(Event::Pong(b"p".to_vec())));
     assert_eq!(client.next(), Some(Event::Close(Some((4001, "ok".into())))));
     assert_eq!(client.conn.state(), State::Closed);
@@ -115,9 +122,9 @@ fn an_invalid_passive_answer_is_replaced_by_an_empty_close() {
     let mut client = Client::new(client);
     client.conn.close(Some(1000), "", Instant::now()).unwrap();
     client.flush();
-    assert_eq!(ws.receive(false, false).unwrap(), Received::Close(Some(1000), String::new()));
+    assert_eq!(ws.receive(false, false).unwrap(), Received::Close(close(1000, "")));
     // 1005 may not be sent: the core answers with an empty body instead.
-    ws.answer_close(Some(1005), "").unwrap();
+    ws.answer_close(Some(&close(1005, ""))).unwrap();
     assert_eq!(client.next(), Some(Event::Close(None)));
 }
 
@@ -171,7 +178,7 @@ fn the_socket_is_closed_when_the_connection_ends_though_the_shell_lives_on() {
     client.conn.close(Some(1000), "", Instant::now()).unwrap();
     client.flush();
     assert!(matches!(ws.receive(false, false).unwrap(), Received::Close(..)));
-    ws.answer_close(Some(1000), "").unwrap();
+    ws.answer_close(Some(&close(1000, ""))).unwrap();
     drop(ws);
     // `kept` still refers to the connection; its descriptor is gone all the same (the
     // number may have been reused, but not for this socket).
@@ -318,8 +325,8 @@ fn a_host_stream_with_exact_reads_is_never_asked_past_a_frame() {
     let mut whole = vec![6; 70_000];
     whole.push(b'!');
     assert_eq!(ws.receive(false, false).unwrap(), Received::Message(Message::Binary(whole)));
-    assert_eq!(ws.receive(false, false).unwrap(), Received::Close(Some(1000), "done".into()));
-    ws.answer_close(Some(1000), "done").unwrap();
+    assert_eq!(ws.receive(false, false).unwrap(), Received::Close(close(1000, "done")));
+    ws.answer_close(Some(&close(1000, "done"))).unwrap();
     // Our close frame went to the host: 0x88, length 6, code 1000, "done".
     assert_eq!(*written.lock().unwrap(), [0x88, 6, 0x03, 0xe8, b'd', b'o', b'n', b'e']);
     // Headers were read in two steps (2 bytes, then the rest), payloads in one or more.
