@@ -19,8 +19,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use tokio::sync::mpsc::unbounded_channel;
 use wshd_proto::handshake::ExtensionOffer;
 use wshd_proto::{CloseCode, CloseFrame};
-use wshd_server::BoxFuture;
-use wshd_server::{DynHandler, HandshakeRequest, Rejection, WebSocket};
+use wshd_server::embed::{BoxFuture, DynHandler, HandshakeRequestExt, WebSocketExt};
+use wshd_server::{HandshakeRequest, Rejection, WebSocket};
 
 use crate::bridge::{Cmd, Fault, Outcome};
 use crate::driver::Driver;

@@ -359,7 +359,7 @@ impl HandshakeRequest {
     /// with CRLF forges further header lines. This is pywebsocket's `extra_headers`, which
     /// browser test suites use to send deliberately malformed responses; never pass a
     /// client's input here.
-    pub fn add_verbatim_response_header(&mut self, name: &str, value: &str) {
+    pub(crate) fn add_verbatim_response_header(&mut self, name: &str, value: &str) {
         let unusual = self.unusual.get_or_insert_default();
         unusual.verbatim_headers.push((name.to_owned(), value.to_owned()));
     }
@@ -369,14 +369,14 @@ impl HandshakeRequest {
     /// [`Rejection::abort`]. For handlers that forge their own handshake response
     /// (pywebsocket's `request.connection.write` in the extra handshake). They are written
     /// when the extra handshake returns.
-    pub fn write_raw(&mut self, bytes: &[u8]) {
+    pub(crate) fn write_raw(&mut self, bytes: &[u8]) {
         self.raw_output.extend_from_slice(bytes);
     }
 
     /// Writes what [`HandshakeRequest::write_raw`] queued to the client now, instead of
     /// when the extra handshake returns: pywebsocket's `request.connection.write` reaches
     /// the client when it is called, and some handlers never return.
-    pub async fn flush_raw(&mut self) -> std::io::Result<()> {
+    pub(crate) async fn flush_raw(&mut self) -> std::io::Result<()> {
         use tokio::io::AsyncWriteExt;
         let io = self.io.as_mut().ok_or_else(|| {
             std::io::Error::new(std::io::ErrorKind::NotConnected, "the connection is gone")
@@ -395,7 +395,7 @@ impl HandshakeRequest {
     /// its own response and read the client's answer. Bytes read here are gone: the
     /// WebSocket starts after them. Waits as long as the client does not send (the
     /// handler chose to block); use a timeout around it to bound that.
-    pub async fn read_raw(&mut self, len: usize) -> std::io::Result<Vec<u8>> {
+    pub(crate) async fn read_raw(&mut self, len: usize) -> std::io::Result<Vec<u8>> {
         use tokio::io::AsyncReadExt;
         self.flush_raw().await?;
         let from_leftover = len.min(self.leftover.len());
@@ -416,7 +416,7 @@ impl HandshakeRequest {
 
     /// Keeps a value for the transfer phase: [`WebSocket::take_handler_state`] returns it.
     /// (pywebsocket handlers keep one `request` object across both hooks.)
-    pub fn set_state(&mut self, state: HandlerState) {
+    pub(crate) fn set_state(&mut self, state: HandlerState) {
         self.state = Some(state);
     }
 
@@ -437,7 +437,7 @@ impl HandshakeRequest {
     /// sent: the response then accepts parameters the client never asked for. This is
     /// pywebsocket's `processor._request.add_parameter`, which browser test suites use to
     /// send an unsolicited negotiation response that the browser must refuse.
-    pub fn negotiate_as_if_offered(&mut self, offers: Vec<ExtensionOffer>) {
+    pub(crate) fn negotiate_as_if_offered(&mut self, offers: Vec<ExtensionOffer>) {
         self.unusual.get_or_insert_default().offers = Some(offers);
     }
 

@@ -16,6 +16,7 @@ pub mod blocking;
 pub mod client;
 mod closing;
 pub mod config;
+pub mod embed;
 mod error;
 mod handler;
 mod http;
@@ -30,12 +31,12 @@ mod websocket;
 
 pub use config::Config;
 pub use error::Error;
-pub use handler::{BoxFuture, DynHandler, Handler, HandshakeRequest, Rejection};
+pub use handler::{Handler, HandshakeRequest, Rejection};
 pub use http::HttpConfig;
 pub use listener::Server;
 pub use router::Router;
 /// The TLS library, for [`tls::TlsConfig::from_rustls`] and certificate types.
 pub use rustls;
 pub use shutdown::Shutdown;
-pub use websocket::{DIRECT_SEND_MIN, Frame, HandlerState, Message, WebSocket};
+pub use websocket::{DIRECT_SEND_MIN, Frame, Message, WebSocket};
 pub use wshd_proto::{CloseCode, CloseFrame, Limits, MessageKind};

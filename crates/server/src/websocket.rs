@@ -253,7 +253,7 @@ impl WebSocket {
     /// side). Its [`Shutdown::triggered`] lets code that does not always poll the socket
     /// (a bridge to another runtime) notice a shutdown; the socket itself starts closing
     /// with 1001 the next time it waits for input or sends.
-    pub fn shutdown_handle(&self) -> Option<Shutdown> {
+    pub(crate) fn shutdown_handle(&self) -> Option<Shutdown> {
         self.shutdown.as_ref().map(Registration::handle)
     }
 
@@ -323,7 +323,7 @@ impl WebSocket {
     /// their own anyway (Python handlers): they then read and write with system calls
     /// instead of a hop through the runtime. Fails, and changes nothing, on a transport
     /// that cannot be detached (the client side of TLS).
-    pub fn detach(&mut self) -> Result<BlockingWebSocket, Error> {
+    pub(crate) fn detach(&mut self) -> Result<BlockingWebSocket, Error> {
         let blocking = |s: tokio::net::TcpStream| {
             s.into_std().and_then(|s| s.set_nonblocking(false).map(|()| s))
         };
@@ -358,7 +358,7 @@ impl WebSocket {
     }
 
     /// Takes the state the handler stored with [`crate::HandshakeRequest::set_state`].
-    pub fn take_handler_state(&mut self) -> Option<HandlerState> {
+    pub(crate) fn take_handler_state(&mut self) -> Option<HandlerState> {
         self.info.agreed.as_mut().and_then(|a| a.state.take())
     }
 
@@ -717,7 +717,7 @@ impl WebSocket {
 
     /// Writes `data` to the transport as it is, after anything queued: no framing. For
     /// handlers that forge their own frames (pywebsocket's `request.connection.write`).
-    pub async fn write_raw(&mut self, data: &[u8]) -> Result<(), Error> {
+    pub(crate) async fn write_raw(&mut self, data: &[u8]) -> Result<(), Error> {
         self.flush().await?;
         self.io.write_all(data).await?;
         self.io.flush().await?;
@@ -727,7 +727,7 @@ impl WebSocket {
     /// Reads up to `len` bytes straight from the transport, fewer only at end of file,
     /// bypassing the frame parser (pywebsocket's `request.connection.read`). Bytes the
     /// parser already received are not returned.
-    pub async fn read_raw(&mut self, len: usize) -> Result<Vec<u8>, Error> {
+    pub(crate) async fn read_raw(&mut self, len: usize) -> Result<Vec<u8>, Error> {
         use tokio::io::AsyncReadExt;
         let max = self.conn.limits().max_message_size;
         if len > max {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wshd_server::client::{ClientConfig, connect};
+use wshd_server::embed::WebSocketExt;
 use wshd_server::{
     CloseCode, CloseFrame, Config, Handler, HandshakeRequest, Message, MessageKind, Rejection,
     Router, Server, WebSocket,

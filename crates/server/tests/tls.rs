@@ -16,6 +16,7 @@ use pki::{Ca, Leaf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wshd_server::client::{ClientConfig, ClientTls, connect};
+use wshd_server::embed::{HandshakeRequestExt, WebSocketExt};
 use wshd_server::tls::{ClientAuth, TlsConfig};
 use wshd_server::{
     Config, Error, Handler, HandshakeRequest, Message, Rejection, Router, Server, WebSocket,
