@@ -27,6 +27,8 @@ use crate::handler::DynHandler;
 use crate::shutdown::{Registration, Shutdown};
 use crate::transport::{Transport, linger_close};
 
+mod stream_sink;
+
 /// Payloads from this size on are written behind their frame header without being copied
 /// into the send queue (when uncompressed, on the server side).
 pub const DIRECT_SEND_MIN: usize = 16 * 1024;
@@ -580,6 +582,20 @@ impl WebSocket {
             Box::pin(linger_close(&mut self.io, self.timing.linger)).await;
         }
         result
+    }
+
+    /// Closes the transport at the end of the connection without waiting, for callers
+    /// that cannot hold a future across polls (the `Stream` half): at once after a clean
+    /// closing handshake on TCP, otherwise by a lingering close on a task of its own.
+    /// What is queued must have been written out.
+    fn end_without_waiting(&mut self) {
+        self.finished = true;
+        self.timer = None;
+        let mut io = std::mem::replace(&mut self.io, Transport::Gone);
+        if self.conn.needs_linger() || !matches!(io, Transport::Tcp(_)) {
+            let linger = self.timing.linger;
+            tokio::spawn(async move { linger_close(&mut io, linger).await });
+        }
     }
 
     // ---- sending ---------------------------------------------------------------------

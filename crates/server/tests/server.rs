@@ -150,8 +150,19 @@ impl Handler for Detacher {
     }
 }
 
+/// Echoes through the Stream and Sink halves of a split connection.
+struct Forward;
+impl Handler for Forward {
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        use futures_util::StreamExt;
+        let (sink, stream) = ws.split();
+        let _ = stream.forward(sink).await;
+    }
+}
+
 fn router() -> Router {
     Router::new()
+        .route("/forward", Forward)
         .route("/echo", Echo)
         .route("/echo_noext", EchoNoExt)
         .route("/panic_handshake", Panics)
@@ -648,4 +659,24 @@ async fn a_detached_connection_keeps_what_was_already_read() {
     assert_eq!(c.frame().await, (0x82, vec![7]));
     c.send(&frame(0x88, &[0x03, 0xe8])).await;
     assert_eq!(c.frame().await, (0x88, vec![0x03, 0xe8]));
+}
+
+#[tokio::test]
+async fn a_split_connection_echoes_through_stream_and_sink_and_ends_with_the_close() {
+    use futures_util::{SinkExt, StreamExt};
+    let addr = start(Config::default()).await;
+    let (mut ws, _) = connect(addr, None, "/forward", &ClientConfig::default()).await.unwrap();
+    // The client side is a Stream and a Sink too.
+    SinkExt::send(&mut ws, Message::Text("one".into())).await.unwrap();
+    SinkExt::feed(&mut ws, Message::Binary(vec![2; 70_000])).await.unwrap();
+    SinkExt::flush(&mut ws).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::Text("one".into()));
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::Binary(vec![2; 70_000]));
+    ws.start_close(Some(CloseFrame::new(CloseCode(4000), "bye"))).unwrap();
+    SinkExt::flush(&mut ws).await.unwrap();
+    // The server answers (the default passive handshake: 1000) and the stream ends.
+    let end = tokio::time::timeout(Duration::from_secs(10), ws.next()).await;
+    assert!(end.expect("the stream ends after the closing handshake").is_none());
+    assert_eq!(ws.peer_close(), Some(CloseFrame::new(CloseCode::NORMAL, "")));
+    assert!(ws.next().await.is_none(), "a finished stream stays finished");
 }
