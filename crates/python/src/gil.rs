@@ -1,11 +1,13 @@
-//! Taking the GIL in turn: at most one of wshd's threads waits in CPython's GIL
-//! acquisition at a time; the others wait here, on a lock that does not poll.
+//! Taking the GIL in turn once many threads want it: past a few contenders, wshd's threads
+//! wait here, each parked on its own, and only one of them waits in CPython's GIL
+//! acquisition.
 //!
 //! A thread waiting for the GIL wakes every switch interval (5 ms) to ask the holder to
 //! let go. With thousands of connection threads waiting at once (a burst of messages to
 //! every connection, thousands of clients leaving together), those wake-ups alone take
 //! the machine: 19,000 waiters make about four million wake-ups a second, and a new
-//! client waits for minutes. Waiting here first leaves CPython one waiter to wake.
+//! client waits for minutes. Under ordinary load (up to [`FREE_CONTENDERS`] threads
+//! wanting the GIL) threads go straight to CPython, with no hand-off here to pay for.
 //!
 //! [`attach`] and [`detach`] replace `Python::attach` and `Python::detach` on the paths a
 //! connection thread takes for every message. A thread already attached through
@@ -13,7 +15,7 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::Thread;
 
@@ -31,6 +33,29 @@ static QUEUE: Mutex<Queue> = Mutex::new(Queue { taken: false, waiting: VecDeque:
 
 fn queue() -> std::sync::MutexGuard<'static, Queue> {
     QUEUE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How many threads may wait in CPython's GIL acquisition before the others queue here.
+const FREE_CONTENDERS: usize = 128;
+
+/// Threads of ours between wanting the GIL and having it.
+static CONTENDERS: AtomicUsize = AtomicUsize::new(0);
+
+/// One thread's way to the GIL: counted as a contender, queued for the turn when there are
+/// many. Dropped once the GIL is held.
+struct Entry(#[allow(dead_code)] Option<Turn>);
+
+impl Entry {
+    fn enter() -> Entry {
+        let ahead = CONTENDERS.fetch_add(1, Ordering::AcqRel);
+        Entry((ahead >= FREE_CONTENDERS).then(Turn::take))
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        CONTENDERS.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 thread_local! {
@@ -75,31 +100,32 @@ impl Drop for Turn {
     }
 }
 
-/// `Python::attach`, waiting for the turn first (unless this thread is already inside).
+/// `Python::attach`, queueing for the turn first when many threads want the GIL (unless
+/// this thread is already inside).
 pub(crate) fn attach<T>(f: impl for<'py> FnOnce(Python<'py>) -> T) -> T {
-    let turn = (DEPTH.get() == 0).then(Turn::take);
+    let entry = (DEPTH.get() == 0).then(Entry::enter);
     DEPTH.set(DEPTH.get() + 1);
     let value = Python::attach(|py| {
-        drop(turn);
+        drop(entry);
         f(py)
     });
     DEPTH.set(DEPTH.get() - 1);
     value
 }
 
-/// `py.detach(f)`: runs `f` without the GIL, then takes the turn before taking the GIL
-/// back.
+/// `py.detach(f)`: runs `f` without the GIL, then queues for the turn (when many threads
+/// want the GIL) before taking the GIL back.
 pub(crate) fn detach<T, F>(py: Python<'_>, f: F) -> T
 where
     F: Send + FnOnce() -> T,
     T: Send,
 {
     let depth = DEPTH.replace(0);
-    let (value, turn) = py.detach(|| {
+    let (value, entry) = py.detach(|| {
         let value = f();
-        (value, Turn::take())
+        (value, Entry::enter())
     });
     DEPTH.set(depth);
-    drop(turn);
+    drop(entry);
     value
 }

@@ -12,7 +12,7 @@
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A bidirectional byte stream a [`super::BlockingWebSocket`] runs over.
@@ -72,13 +72,13 @@ pub struct TcpByteStream {
     socket: TcpStream,
     /// The read timeout last set on the socket: one system call saved per read while it
     /// stays the same.
-    read_timeout: Mutex<Option<Duration>>,
+    read_timeout: LastTimeout,
 }
 
 impl TcpByteStream {
     /// Takes over `socket`, which must be in blocking mode.
     pub fn new(socket: TcpStream) -> TcpByteStream {
-        TcpByteStream { socket, read_timeout: Mutex::new(None) }
+        TcpByteStream { socket, read_timeout: LastTimeout::default() }
     }
 
     /// The socket.
@@ -87,24 +87,40 @@ impl TcpByteStream {
     }
 }
 
-/// Sets `socket`'s read timeout to `timeout` unless `last` says it already is.
+/// The read timeout last set on a socket, in nanoseconds (`u64::MAX`: none), read without
+/// a lock on every read.
+#[derive(Debug)]
+pub(crate) struct LastTimeout(AtomicU64);
+
+impl Default for LastTimeout {
+    fn default() -> Self {
+        LastTimeout(AtomicU64::new(u64::MAX))
+    }
+}
+
+/// Sets `socket`'s read timeout to `timeout` unless `last` says it already is. Only the
+/// one reading thread calls it.
 pub(crate) fn set_read_timeout(
     socket: &TcpStream,
-    last: &Mutex<Option<Duration>>,
+    last: &LastTimeout,
     timeout: Option<Duration>,
 ) -> io::Result<()> {
     // A zero timeout means "none" to the system: wait at least a millisecond instead.
     let timeout = timeout.map(|t| t.max(Duration::from_millis(1)));
-    let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-    if *last != timeout {
+    let nanos = timeout.map_or(u64::MAX, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX - 1));
+    if last.0.load(Ordering::Relaxed) != nanos {
         socket.set_read_timeout(timeout)?;
-        *last = timeout;
+        last.0.store(nanos, Ordering::Relaxed);
     }
     Ok(())
 }
 
-/// Writes `head` then `body` to `out` with vectored writes.
+/// Writes `head` then `body` to `out`: vectored writes for two buffers, plain ones (one
+/// `send` each, cheaper than `writev`) for one.
 pub(crate) fn write_two(mut out: impl Write, head: &[u8], body: &[u8]) -> io::Result<()> {
+    if body.is_empty() {
+        return out.write_all(head);
+    }
     let (mut head, mut body) = (head, body);
     while !head.is_empty() || !body.is_empty() {
         let slices = [io::IoSlice::new(head), io::IoSlice::new(body)];

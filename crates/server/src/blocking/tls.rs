@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rustls::ServerConnection;
 
-use super::byte_stream::{ByteStream, send_now, set_read_timeout};
+use super::byte_stream::{ByteStream, LastTimeout, send_now, set_read_timeout};
 
 /// Raw bytes read from the socket per call: one full TLS record.
 const RECORD_READ: usize = 16 * 1024 + 256;
@@ -28,7 +28,7 @@ thread_local! {
 pub struct TlsByteStream {
     socket: TcpStream,
     session: Mutex<Session>,
-    read_timeout: Mutex<Option<Duration>>,
+    read_timeout: LastTimeout,
 }
 
 impl std::fmt::Debug for TlsByteStream {
@@ -53,7 +53,11 @@ impl TlsByteStream {
     pub fn new(socket: TcpStream, tls: ServerConnection) -> io::Result<TlsByteStream> {
         let mut session = Session { tls, pending: Vec::new(), taken: 0, ended: false };
         session.drain_plaintext()?;
-        Ok(TlsByteStream { socket, session: Mutex::new(session), read_timeout: Mutex::new(None) })
+        Ok(TlsByteStream {
+            socket,
+            session: Mutex::new(session),
+            read_timeout: LastTimeout::default(),
+        })
     }
 
     fn session(&self) -> MutexGuard<'_, Session> {
