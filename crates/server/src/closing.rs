@@ -4,10 +4,25 @@
 
 use std::net::SocketAddr;
 
-use wshd_proto::UsageError;
+use wshd_proto::{Ending, UsageError};
 
 /// A passive closing hook chose a close the protocol does not allow; the core answered
 /// with an empty close instead.
 pub(crate) fn log_refused_answer(peer: SocketAddr, refused: &UsageError) {
     tracing::warn!(%peer, "passive closing handshake chose an invalid close ({refused}); answered with an empty close");
+}
+
+/// How a connection ended, when the closing handshake did not complete: every connection
+/// that ends without one leaves a line saying why (a protocol failure is logged where it
+/// is found).
+pub(crate) fn log_ending(peer: SocketAddr, ending: Option<&Ending>) {
+    match ending {
+        Some(Ending::CloseTimedOut) => {
+            tracing::warn!(%peer, "the peer did not answer our close frame within the close timeout; connection closed");
+        }
+        Some(Ending::Abnormal) => {
+            tracing::info!(%peer, "the peer closed the connection without a closing handshake (1006)");
+        }
+        Some(Ending::Clean | Ending::Failed(_)) | None => {}
+    }
 }

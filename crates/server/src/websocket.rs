@@ -564,6 +564,7 @@ impl WebSocket {
     async fn end(&mut self, result: Result<(), Error>) -> Result<(), Error> {
         self.finished = true;
         self.timer = None;
+        crate::closing::log_ending(self.info.peer.addr(), self.conn.ending());
         let clean = !self.conn.needs_linger() && matches!(self.io, Transport::Tcp(_));
         if clean {
             // Our close frame, if still unsent, leaves in one segment with the FIN.
@@ -591,6 +592,7 @@ impl WebSocket {
     fn end_without_waiting(&mut self) {
         self.finished = true;
         self.timer = None;
+        crate::closing::log_ending(self.info.peer.addr(), self.conn.ending());
         let mut io = std::mem::replace(&mut self.io, Transport::Gone);
         if self.conn.needs_linger() || !matches!(io, Transport::Tcp(_)) {
             let linger = self.timing.linger;

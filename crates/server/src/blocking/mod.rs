@@ -511,6 +511,7 @@ impl BlockingWebSocket {
                 return;
             }
             inner.ended = true;
+            crate::closing::log_ending(self.peer, inner.conn.ending());
             let linger = inner.conn.needs_linger();
             let guard = self.io.read().unwrap_or_else(|e| e.into_inner());
             let Some(io) = guard.as_deref() else { return };
