@@ -91,17 +91,8 @@ fn descriptors_are_released_when_connections_end_not_when_python_collects() {
     );
 }
 
-/// A handler that echoes until the client leaves.
-const ECHO: &str = "\
-def web_socket_do_extra_handshake(request):
-    pass
-def web_socket_transfer_data(request):
-    while True:
-        message = request.ws_stream.receive_message()
-        if message is None:
-            return
-        request.ws_stream.send_message(message)
-";
+/// The example tree's echo handler.
+const ECHO: &str = include_str!("../../../examples/handlers/echo_wsh.py");
 
 #[test]
 fn a_python_connection_costs_one_descriptor() {
