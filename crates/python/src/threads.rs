@@ -34,7 +34,7 @@ fn take(slot: &Slot) -> Option<Box<dyn Job>> {
 /// Starts `job` on a new CPython thread, soon: the spawner thread starts it. Never waits
 /// for the GIL.
 pub(crate) fn spawn(job: Box<dyn Job>) {
-    static SPAWNER: OnceLock<Mutex<Sender<Box<dyn Job>>>> = OnceLock::new();
+    static SPAWNER: OnceLock<Sender<Box<dyn Job>>> = OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {
         let (tx, rx) = channel::<Box<dyn Job>>();
         let started = std::thread::Builder::new().name("wshd-spawner".into()).spawn(move || {
@@ -45,10 +45,9 @@ pub(crate) fn spawn(job: Box<dyn Job>) {
         if let Err(e) = started {
             tracing::error!("cannot start the handler thread spawner: {e}");
         }
-        Mutex::new(tx)
+        tx
     });
-    let sent = spawner.lock().unwrap_or_else(|e| e.into_inner()).send(job);
-    if let Err(unsent) = sent {
+    if let Err(unsent) = spawner.send(job) {
         unsent.0.cannot_start("the handler thread spawner is not running".into());
     }
 }

@@ -560,12 +560,19 @@ impl WebSocket {
         })
     }
 
-    /// Flushes what is queued, closes the transport, and marks the socket finished.
-    async fn end(&mut self, result: Result<(), Error>) -> Result<(), Error> {
+    /// Marks the socket finished, logs an ending without a closing handshake, and says
+    /// whether the transport may close at once: after a clean closing handshake on TCP
+    /// (on TLS the peer may still send `close_notify`, so it lingers).
+    fn begin_end(&mut self) -> bool {
         self.finished = true;
         self.timer = None;
         crate::closing::log_ending(self.info.peer.addr(), self.conn.ending());
-        let clean = !self.conn.needs_linger() && matches!(self.io, Transport::Tcp(_));
+        !self.conn.needs_linger() && matches!(self.io, Transport::Tcp(_))
+    }
+
+    /// Flushes what is queued, closes the transport, and marks the socket finished.
+    async fn end(&mut self, result: Result<(), Error>) -> Result<(), Error> {
+        let clean = self.begin_end();
         if clean {
             // Our close frame, if still unsent, leaves in one segment with the FIN.
             let n = self.io.send_before_close(self.conn.data_to_send());
@@ -590,11 +597,9 @@ impl WebSocket {
     /// closing handshake on TCP, otherwise by a lingering close on a task of its own.
     /// What is queued must have been written out.
     fn end_without_waiting(&mut self) {
-        self.finished = true;
-        self.timer = None;
-        crate::closing::log_ending(self.info.peer.addr(), self.conn.ending());
+        let clean = self.begin_end();
         let mut io = std::mem::replace(&mut self.io, Transport::Gone);
-        if self.conn.needs_linger() || !matches!(io, Transport::Tcp(_)) {
+        if !clean {
             let linger = self.timing.linger;
             tokio::spawn(async move { linger_close(&mut io, linger).await });
         }

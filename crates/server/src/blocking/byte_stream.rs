@@ -140,7 +140,14 @@ pub(crate) fn write_two(mut out: impl Write, head: &[u8], body: &[u8]) -> io::Re
 /// `send(2)` without waiting (Linux: `MSG_DONTWAIT`, whatever the socket's mode).
 pub(crate) fn send_now(socket: &TcpStream, data: &[u8], more: bool) -> io::Result<usize> {
     use rustix::net::{SendFlags, send};
+    // MSG_MORE holds the bytes for the FIN that follows; Linux only.
+    #[cfg(target_os = "linux")]
     let flags = if more { SendFlags::DONTWAIT | SendFlags::MORE } else { SendFlags::DONTWAIT };
+    #[cfg(not(target_os = "linux"))]
+    let flags = {
+        let _ = more;
+        SendFlags::DONTWAIT
+    };
     match send(socket, data, flags) {
         Ok(n) => Ok(n),
         Err(e) if e == rustix::io::Errno::AGAIN => Ok(0),

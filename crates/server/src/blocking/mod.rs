@@ -204,7 +204,7 @@ impl BlockingWebSocket {
                 if inner.conn.state() == State::Closed {
                     let result = Error::from_ending(inner.conn.ending());
                     drop(inner);
-                    self.end_transport(true);
+                    self.end_transport();
                     return Err(result.err().unwrap_or(Error::Closed));
                 }
                 self.flush(&mut inner)?;
@@ -425,7 +425,7 @@ impl BlockingWebSocket {
             }
             self.flush(&mut inner)?;
         }
-        self.end_transport(true);
+        self.end_transport();
         Ok(())
     }
 
@@ -475,8 +475,9 @@ impl BlockingWebSocket {
         let open = {
             let mut inner = lock(&self.state);
             let open = matches!(inner.conn.state(), State::Open | State::CloseReceived);
-            if let (WhenDone::Close(code), true) = (when, open) {
-                inner.conn.close_when_done(code, Instant::now());
+            if let WhenDone::Close(code) = when
+                && inner.conn.close_when_done(code, Instant::now())
+            {
                 let _ = self.flush(&mut inner);
             }
             open
@@ -485,7 +486,7 @@ impl BlockingWebSocket {
             return self.abort();
         }
         let _ = self.wait_closed();
-        self.end_transport(true);
+        self.end_transport();
     }
 
     /// Writes what is queued and releases the transport at once, without a close frame.
@@ -500,10 +501,10 @@ impl BlockingWebSocket {
 
     /// Closes the transport at the end of the connection, once: at once after a clean
     /// closing handshake on a transport that allows it (our last bytes leave with the
-    /// end of the stream); otherwise shuts down our side and, with `drain`, reads and
-    /// discards until the peer closes or the linger time passes, so our last bytes are
-    /// not lost to a reset. Then releases the transport.
-    fn end_transport(&self, drain: bool) {
+    /// end of the stream); otherwise shuts down our side and reads and discards until the
+    /// peer closes or the linger time passes, so our last bytes are not lost to a reset.
+    /// Then releases the transport.
+    fn end_transport(&self) {
         // Whether the transport is done with (closed at once, or failed to shut down).
         let done = {
             let mut inner = lock(&self.state);
@@ -515,15 +516,13 @@ impl BlockingWebSocket {
             let linger = inner.conn.needs_linger();
             let guard = self.io.read().unwrap_or_else(|e| e.into_inner());
             let Some(io) = guard.as_deref() else { return };
-            if !linger && io.closes_at_once() {
+            let at_once = !linger && io.closes_at_once();
+            if at_once {
                 let n = io.send_before_close(inner.conn.data_to_send());
                 inner.conn.advance_sent(n);
-                let _ = io.write_all(inner.conn.data_to_send(), &[]);
-                true
-            } else {
-                let _ = io.write_all(inner.conn.data_to_send(), &[]);
-                io.shutdown_write().is_err()
             }
+            let _ = io.write_all(inner.conn.data_to_send(), &[]);
+            at_once || io.shutdown_write().is_err()
         };
         if done {
             return self.release();
@@ -531,10 +530,7 @@ impl BlockingWebSocket {
         // Drain only if no other thread is reading (it will see the end itself), and not
         // a stream whose reads wait for all they are asked (nothing more is expected).
         let exact = self.with_io(|io| Ok(io.exact_reads())).unwrap_or(true);
-        if drain
-            && !exact
-            && let Ok(_input) = self.input.try_lock()
-        {
+        if !exact && let Ok(_input) = self.input.try_lock() {
             let until = Instant::now() + self.linger;
             let mut sink = [0u8; 4096];
             loop {

@@ -14,7 +14,7 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::StreamExt;
 use futures_util::stream::{SplitSink, SplitStream};
-use wshd_proto::{CloseCode, CloseFrame, State};
+use wshd_proto::CloseCode;
 
 use super::{Message, Next, WebSocket};
 use crate::error::Error;
@@ -92,9 +92,7 @@ impl Sink<Message> for WebSocket {
         if ws.finished {
             return Poll::Ready(Ok(()));
         }
-        if matches!(ws.conn.state(), State::Open | State::CloseReceived) {
-            ws.start_close(Some(CloseFrame::new(CloseCode::NORMAL, "")))?;
-        }
+        ws.conn.close_when_done(CloseCode::NORMAL, std::time::Instant::now());
         ws.poll_flush_queue(cx)
     }
 }
