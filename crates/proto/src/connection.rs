@@ -17,6 +17,7 @@ use crate::config::Limits;
 use crate::deflate::{Compression, Compressor, DeflateConfig};
 use crate::error::{ProtocolError, UsageError};
 use crate::frame::{FrameHeader, OpCode, mask};
+use crate::framing::{Control, Events, Framing};
 use crate::incoming::{Incoming, Queue};
 
 /// Which end of the connection this is; it decides the masking direction (§5.1).
@@ -161,13 +162,38 @@ struct Seldom {
     deadline: Option<Instant>,
     /// Why the connection is closed, once it is.
     ending: Option<Ending>,
+    /// In whole-message mode, the pieces of a message that were queued frame by frame
+    /// (before the mode was turned on, or by a framing that delivers pieces), joined.
+    assembling: Option<(MessageKind, Vec<u8>)>,
+}
+
+/// How this connection's frames are parsed and encoded.
+#[derive(Debug)]
+enum Wire {
+    /// RFC 6455, by the connection itself: [`Incoming`] and `write_frame`.
+    Rfc6455(Incoming),
+    /// Another wire format (see [`crate::framing`]). Boxed: it is rare, and this enum is
+    /// in every connection's state.
+    Other(Box<OtherWire>),
+}
+
+#[derive(Debug)]
+struct OtherWire {
+    framing: Box<dyn Framing>,
+    limits: Limits,
+    /// The framing reported the peer's close or a violation: later bytes are ignored.
+    done: bool,
 }
 
 /// A WebSocket connection in the open or closing phase. See the module docs.
 pub struct Connection {
     role: Role,
     state: State,
-    incoming: Incoming,
+    wire: Wire,
+    /// Deliver each data message as one piece (see [`Connection::set_whole_messages`]).
+    whole_messages: bool,
+    /// Pieces of a message are held in `seldom.assembling`.
+    assembling: bool,
     events: Queue,
     out: Vec<u8>,
     sent: usize,
@@ -211,11 +237,23 @@ impl Connection {
         conn
     }
 
+    /// A connection whose frames are parsed and encoded by `framing`, a wire format
+    /// other than RFC 6455's (see [`crate::framing`]). It has the same states, timers and
+    /// API; it has no compression, and [`Connection::send_data_unbuffered`] always
+    /// declines. The framing enforces `limits` on what it parses.
+    pub fn with_framing(role: Role, limits: Limits, framing: Box<dyn Framing>) -> Self {
+        let mut conn = Self::new(role, limits);
+        conn.wire = Wire::Other(Box::new(OtherWire { framing, limits, done: false }));
+        conn
+    }
+
     fn new(role: Role, limits: Limits) -> Self {
         Connection {
             role,
             state: State::Open,
-            incoming: Incoming::new(role == Role::Server, limits),
+            wire: Wire::Rfc6455(Incoming::new(role == Role::Server, limits)),
+            whole_messages: false,
+            assembling: false,
             events: VecDeque::new(),
             out: Vec::new(),
             sent: 0,
@@ -231,7 +269,10 @@ impl Connection {
 
     /// The frame and message limits this connection enforces.
     pub fn limits(&self) -> &Limits {
-        self.incoming.limits()
+        match &self.wire {
+            Wire::Rfc6455(incoming) => incoming.limits(),
+            Wire::Other(other) => &other.limits,
+        }
     }
 
     /// Which end this is.
@@ -310,9 +351,13 @@ impl Connection {
     /// deflate-frame) to both directions. Call it once, right after the handshake, before
     /// any data is fed or sent. Compressor state is allocated when the first compressed
     /// message is sent, inflate state when the first compressed message arrives.
+    ///
+    /// A connection with another framing ([`Connection::with_framing`]) has no
+    /// extensions, and its handshake negotiates none: there this does nothing.
     pub fn set_compression(&mut self, compression: &Compression, cfg: &DeflateConfig) {
         let per_frame = matches!(compression, Compression::PerFrame(_));
-        self.incoming.set_decompressor(compression.decompressor(), per_frame);
+        let Wire::Rfc6455(incoming) = &mut self.wire else { return };
+        incoming.set_decompressor(compression.decompressor(), per_frame);
         self.deflate = Some(Box::new(Outgoing {
             compressor: compression.compressor(cfg),
             per_frame,
@@ -349,8 +394,21 @@ impl Connection {
         if let Some(k) = &mut self.keepalive {
             k.activity |= !data.is_empty();
         }
-        if self.state != State::Closed {
-            self.incoming.receive(data, &mut self.events);
+        if self.state == State::Closed {
+            return;
+        }
+        match &mut self.wire {
+            Wire::Rfc6455(incoming) => incoming.receive(data, &mut self.events),
+            Wire::Other(other) => Self::receive_other(other, data, &mut self.events),
+        }
+    }
+
+    /// [`Connection::receive_data`] for another framing: nothing after its close or a
+    /// violation (RFC 6455 §5.5.1), whatever the framing would do.
+    #[cold]
+    fn receive_other(other: &mut OtherWire, data: &[u8], queue: &mut Queue) {
+        if !other.done && !data.is_empty() {
+            other.framing.receive(data, &mut Events::new(queue, &mut other.done));
         }
     }
 
@@ -368,14 +426,30 @@ impl Connection {
     /// Chooses how data arrives: with `on`, each message as a single [`Event::Data`] with
     /// `fin` set, assembled in one buffer as its frames arrive (what a caller that wants
     /// whole messages should use: nothing is copied twice); otherwise frame by frame, as
-    /// by default. Turning it off mid-message first queues the part already held.
+    /// by default. The mode may change at any point: pieces of a message already queued
+    /// when it is turned on are joined with the rest, and turning it off mid-message
+    /// first delivers the part already held, as one piece.
     pub fn set_whole_messages(&mut self, on: bool) {
-        self.incoming.set_whole_messages(on, &mut self.events);
+        if self.whole_messages == on {
+            return;
+        }
+        self.whole_messages = on;
+        if !on && let Some((kind, data)) = self.seldom.as_mut().and_then(|s| s.assembling.take()) {
+            self.assembling = false;
+            self.events.push_front(Ok(Event::Data { kind, data, fin: false }));
+        }
+        if let Wire::Rfc6455(incoming) = &mut self.wire {
+            incoming.set_whole_messages(on, &mut self.events);
+        }
     }
 
     /// Whether a frame or a fragmented message is partly received.
     pub fn receiving_message(&self) -> bool {
-        self.incoming.in_progress()
+        self.assembling
+            || match &self.wire {
+                Wire::Rfc6455(incoming) => incoming.in_progress(),
+                Wire::Other(other) => other.framing.in_progress(),
+            }
     }
 
     /// The next thing the peer sent, in wire order, or `None` when more bytes are needed.
@@ -385,13 +459,20 @@ impl Connection {
     /// queued, the state is [`State::Closed`], and the caller must write out
     /// [`Connection::data_to_send`] and close the transport.
     pub fn next_event(&mut self) -> Option<Result<Event, ProtocolError>> {
-        let event = self.events.pop_front()?;
+        let mut event = self.events.pop_front()?;
+        // RFC 6455 frames arrive whole in whole-message mode; only pieces queued frame by
+        // frame need joining (the check is kept to one test on the hot path).
+        if self.whole_messages
+            && (self.assembling || matches!(event, Ok(Event::Data { fin: false, .. })))
+        {
+            event = self.assemble_queued(event)?;
+        }
         match &event {
             Ok(Event::Ping(payload)) if self.auto_pong && self.can_send() => {
                 // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a Pong
                 // frame in response [...] with identical Application data."
                 let payload = payload.clone();
-                self.write_frame(true, 0, OpCode::Pong, &payload);
+                let _ = self.write_control(Control::Pong, &payload);
             }
             Ok(Event::Close(code)) => {
                 self.seldom_mut().peer_close = Some(code.clone());
@@ -403,6 +484,34 @@ impl Connection {
             }
             Err(e) => self.fail(e.clone()),
             Ok(_) => {}
+        }
+        Some(event)
+    }
+
+    /// Joins queued pieces of a message, starting with `event`, to the pieces held
+    /// before: the whole message once its last piece is queued, or the first event that
+    /// is not a piece; `None` when the queue ran out first (the pieces are held).
+    #[cold]
+    fn assemble_queued(
+        &mut self,
+        mut event: Result<Event, ProtocolError>,
+    ) -> Option<Result<Event, ProtocolError>> {
+        while let Ok(Event::Data { kind, data, fin }) = &mut event {
+            let held = match self.seldom.as_mut().and_then(|s| s.assembling.take()) {
+                None => (*kind, std::mem::take(data)),
+                Some((kind, mut head)) => {
+                    self.limits().append_to_message(&mut head, data);
+                    (kind, head)
+                }
+            };
+            if *fin {
+                self.assembling = false;
+                (*kind, *data) = held;
+                break;
+            }
+            self.assembling = true;
+            self.seldom_mut().assembling = Some(held);
+            event = self.events.pop_front()?;
         }
         Some(event)
     }
@@ -428,6 +537,11 @@ impl Connection {
                 (opcode, self.deflate.as_ref().is_some_and(|d| d.enabled))
             }
         };
+        if let Wire::Other(other) = &mut self.wire {
+            other.framing.encode_data(kind, data, fin, &mut self.out)?;
+            self.sending = if fin { None } else { Some((kind, false)) };
+            return Ok(());
+        }
         match self.deflate.as_mut().filter(|_| compress) {
             None => self.write_frame(fin, 0, opcode, data),
             Some(d) => {
@@ -478,7 +592,10 @@ impl Connection {
             None if kind == MessageKind::Text => OpCode::Text,
             None => OpCode::Binary,
         };
-        if self.role == Role::Client || !self.data_to_send().is_empty() {
+        if self.role == Role::Client
+            || !self.data_to_send().is_empty()
+            || matches!(self.wire, Wire::Other(_))
+        {
             return Ok(None);
         }
         let header =
@@ -501,23 +618,37 @@ impl Connection {
 
     /// Sends a ping (at most 125 bytes of payload).
     pub fn send_ping(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        self.send_control(OpCode::Ping, payload)
+        self.send_control(Control::Ping, payload)
     }
 
     /// Sends a pong (at most 125 bytes of payload); unsolicited pongs are allowed (§5.5.3).
     pub fn send_pong(&mut self, payload: &[u8]) -> Result<(), UsageError> {
-        self.send_control(OpCode::Pong, payload)
+        self.send_control(Control::Pong, payload)
     }
 
-    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
+    fn send_control(&mut self, control: Control, payload: &[u8]) -> Result<(), UsageError> {
         if !self.can_send() {
             return Err(UsageError::AlreadyClosed);
         }
         if payload.len() > 125 {
             return Err(UsageError::ControlPayloadTooLong(payload.len()));
         }
-        self.write_frame(true, 0, opcode, payload);
-        Ok(())
+        self.write_control(control, payload)
+    }
+
+    /// Encodes a ping or a pong in this connection's framing.
+    fn write_control(&mut self, control: Control, payload: &[u8]) -> Result<(), UsageError> {
+        match &mut self.wire {
+            Wire::Rfc6455(_) => {
+                let opcode = match control {
+                    Control::Ping => OpCode::Ping,
+                    Control::Pong => OpCode::Pong,
+                };
+                self.write_frame(true, 0, opcode, payload);
+                Ok(())
+            }
+            Wire::Other(other) => other.framing.encode_control(control, payload, &mut self.out),
+        }
     }
 
     /// Sends our close frame: starts the closing handshake, or answers the peer's.
@@ -599,7 +730,10 @@ impl Connection {
     /// whose `read(n)` waits for exactly `n` bytes (a stream handed over by a host);
     /// socket readers take whatever has arrived instead. Never 0.
     pub fn read_hint(&self) -> usize {
-        self.incoming.read_hint()
+        match &self.wire {
+            Wire::Rfc6455(incoming) => incoming.read_hint(),
+            Wire::Other(other) => other.framing.read_hint().max(1),
+        }
     }
 
     /// Whether data and control frames may still be sent: not after our close frame.
@@ -620,12 +754,17 @@ impl Connection {
     fn finish(&mut self, ending: Ending) {
         self.state = State::Closed;
         self.keepalive = None;
+        self.assembling = false;
         let seldom = self.seldom_mut();
         seldom.deadline = None;
+        seldom.assembling = None;
         seldom.ending.get_or_insert(ending);
     }
 
     fn write_close(&mut self, code: Option<u16>, reason: &str) {
+        if let Wire::Other(other) = &mut self.wire {
+            return other.framing.encode_close(code, reason, &mut self.out);
+        }
         let mut payload = Vec::with_capacity(2 + reason.len());
         close::encode_payload(code, reason, &mut payload);
         self.write_frame(true, 0, OpCode::Close, &payload);
@@ -715,9 +854,11 @@ impl Connection {
             KeepalivePhase::Idle(at) if now >= at => {
                 if std::mem::take(&mut k.activity) || !self.can_send() {
                     k.phase = KeepalivePhase::Idle(now + k.interval);
-                } else {
-                    self.write_frame(true, 0, OpCode::Ping, b"");
+                } else if self.write_control(Control::Ping, b"").is_ok() {
                     k.phase = KeepalivePhase::AwaitingPong(now + k.timeout);
+                } else {
+                    // A framing without pings: nothing to ask the peer, nothing to time out.
+                    k.phase = KeepalivePhase::Idle(now + k.interval);
                 }
             }
             KeepalivePhase::AwaitingPong(at) if now >= at => {

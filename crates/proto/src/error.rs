@@ -54,6 +54,9 @@ pub enum ProtocolError {
     InvalidCompressedData,
     /// The peer stopped answering pings within the keepalive timeout.
     KeepaliveTimeout,
+    /// A frame a wire format other than RFC 6455's cannot parse (see [`crate::framing`]);
+    /// the text says what was wrong.
+    MalformedFrame(&'static str),
 }
 
 impl ProtocolError {
@@ -101,6 +104,7 @@ impl fmt::Display for ProtocolError {
             InvalidCloseCode(c) => write!(f, "close code {c} is not allowed on the wire"),
             InvalidCompressedData => f.write_str("compressed message could not be inflated"),
             KeepaliveTimeout => f.write_str("no answer to a keepalive ping"),
+            MalformedFrame(what) => write!(f, "malformed frame: {what}"),
         }
     }
 }
@@ -123,6 +127,9 @@ pub enum UsageError {
     ReasonWithoutCode,
     /// A fragment of one kind sent while a message of the other kind is open.
     FragmentKindMismatch,
+    /// The connection's wire format cannot carry this (see [`crate::framing`]): HyBi 00
+    /// has no binary sends, no fragments and no pings.
+    NotInFraming(&'static str),
 }
 
 impl fmt::Display for UsageError {
@@ -139,6 +146,7 @@ impl fmt::Display for UsageError {
             FragmentKindMismatch => {
                 f.write_str("fragment kind differs from the message in progress (text vs binary)")
             }
+            NotInFraming(what) => write!(f, "this connection's wire format has no {what}"),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! This crate turns bytes and time into events and bytes: the opening handshake
 //! ([`handshake`]), frame encoding and decoding ([`frame`]), incremental UTF-8
 //! validation ([`utf8`]) and the connection state machine with its closing
-//! handshake ([`connection`]).
+//! handshake ([`connection`]). A wire format other than RFC 6455's frames plugs into the
+//! same connection through [`framing`].
 //!
 //! It is not a server: it contains no sockets, no threads, no clock and no async
 //! runtime. Callers feed it the bytes they read and the current [`std::time::Instant`],
@@ -16,6 +17,7 @@ pub mod connection;
 pub mod deflate;
 pub mod error;
 pub mod frame;
+pub mod framing;
 pub mod handshake;
 mod incoming;
 pub mod utf8;

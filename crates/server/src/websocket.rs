@@ -208,9 +208,6 @@ pub struct WebSocket {
     timing: Arc<Timing>,
     /// The handler whose passive closing hook answers the peer's close (server side).
     handler: Option<Arc<dyn DynHandler>>,
-    /// A message being assembled by [`WebSocket::recv`] (boxed: rare, and every idle
-    /// connection would pay for it inline).
-    partial: Option<Box<(MessageKind, Vec<u8>)>>,
     /// Set once a terminal result (`Ok(None)` or an error) has been returned.
     finished: bool,
     /// The timer for the core's next deadline, allocated only while one is armed.
@@ -233,17 +230,7 @@ impl WebSocket {
         timing: Arc<Timing>,
         handler: Option<Arc<dyn DynHandler>>,
     ) -> Self {
-        WebSocket {
-            io,
-            conn,
-            info,
-            timing,
-            handler,
-            partial: None,
-            finished: false,
-            timer: None,
-            shutdown: None,
-        }
+        WebSocket { io, conn, info, timing, handler, finished: false, timer: None, shutdown: None }
     }
 
     /// Makes the connection close with 1001 when its server shuts down.
@@ -412,10 +399,6 @@ impl WebSocket {
     /// A message partly assembled by an earlier `recv` is returned first, as one piece.
     pub async fn recv_frame(&mut self) -> Result<Option<Frame>, Error> {
         self.conn.set_whole_messages(false);
-        if let Some(partial) = self.partial.take() {
-            let (kind, data) = *partial;
-            return Ok(Some(Frame::Data { kind, data, fin: false }));
-        }
         Ok(Some(found!(self, poll_fn(|cx| self.poll_next_frame(cx)).await)))
     }
 
@@ -444,28 +427,11 @@ impl WebSocket {
         }
     }
 
-    /// [`WebSocket::recv_message_or_control`]: fragments are joined into one message.
+    /// [`WebSocket::recv_message_or_control`]: the core joins fragments into one message,
+    /// including those queued before whole messages were asked for.
     fn poll_message_or_control(&mut self, cx: &mut Context<'_>) -> Poll<Next> {
         self.conn.set_whole_messages(true);
-        loop {
-            let (kind, data, fin) = match ready!(self.poll_next_frame(cx)) {
-                Next::Frame(Frame::Data { kind, data, fin }) => (kind, data, fin),
-                found => return Poll::Ready(found),
-            };
-            let (kind, data) = match self.partial.take() {
-                None => (kind, data),
-                Some(partial) => {
-                    let (kind, mut head) = *partial;
-                    self.conn.limits().append_to_message(&mut head, &data);
-                    (kind, head)
-                }
-            };
-            if !fin {
-                self.partial = Some(Box::new((kind, data)));
-                continue;
-            }
-            return Poll::Ready(Next::Frame(Frame::Data { kind, data, fin: true }));
-        }
+        self.poll_next_frame(cx)
     }
 
     fn poll_next_frame(&mut self, cx: &mut Context<'_>) -> Poll<Next> {

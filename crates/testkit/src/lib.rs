@@ -3,13 +3,15 @@
 //! through the same oracle that found it ([`replay`]).
 //!
 //! An oracle drives the sans-I/O core with its input and panics on any outcome the core's
-//! documentation does not promise. This crate is for tests only: nothing in the server
-//! depends on it.
+//! documentation does not promise. Beside the oracles are test doubles the crates' tests
+//! share ([`line_framing`]). This crate is for tests only: nothing in the server depends
+//! on it outside its tests.
 
 pub mod connection_ops;
 pub mod extensions_header;
 pub mod frame_reader;
 pub mod handshake_request;
+pub mod line_framing;
 
 use wshd_proto::Role;
 

@@ -333,3 +333,46 @@ fn a_host_stream_with_exact_reads_is_never_asked_past_a_frame() {
     let reads: std::sync::MutexGuard<'_, Vec<usize>> = reads.lock().unwrap();
     assert_eq!(&reads[..2], &[2, 4], "an empty masked frame: 2 header bytes, then the mask");
 }
+
+/// The framing seam through the blocking shell: a connection over the line format of
+/// `wshd_testkit::line_framing` (a test double, nothing like RFC 6455 on the wire) is
+/// driven by the same shell, unchanged, with every byte on the socket in that format.
+#[test]
+fn the_shell_drives_a_connection_of_another_framing_unchanged() {
+    use wshd_proto::framing::Framing as _;
+    use wshd_proto::{Role, UsageError};
+    use wshd_testkit::line_framing::{CLOSE, LineFraming, PING};
+
+    let (server, mut client) = tcp_pair();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let peer = server.peer_addr().unwrap();
+    let limits = Limits::default();
+    let framing = LineFraming::new(limits);
+    assert_eq!(framing.read_hint(), 1);
+    let conn = Connection::with_framing(Role::Server, limits, Box::new(framing));
+    let ws = BlockingWebSocket::new(
+        Box::new(TcpByteStream::new(server)),
+        conn,
+        Duration::from_millis(200),
+        peer,
+    );
+    client.write_all(b"hel").unwrap();
+    client.write_all(b"lo\n").unwrap();
+    assert_eq!(ws.receive(false, false).unwrap(), Received::Message(Message::Text("hello".into())));
+    ws.send(MessageKind::Text, b"back", true).unwrap();
+    let refused = ws.send(MessageKind::Binary, b"\x00", true);
+    assert!(
+        matches!(refused, Err(crate::Error::Usage(UsageError::NotInFraming(_)))),
+        "binary has no place on this wire: {refused:?}"
+    );
+    client.write_all(&[PING, b'p', b'\n', CLOSE]).unwrap();
+    // The close has no status on this wire: it reads as 1005, no status.
+    let Received::Close(frame) = ws.receive(false, false).unwrap() else { panic!("a close") };
+    assert_eq!(frame, CloseFrame::received(None));
+    ws.answer_close(None).unwrap();
+    let mut wire = Vec::new();
+    client.read_to_end(&mut wire).unwrap();
+    // The echo, the ping's pong and our close, in the line format, then the end of TCP.
+    assert_eq!(wire, b"back\n\x11p\n\x04");
+    assert_eq!(ws.state(), State::Closed);
+}
