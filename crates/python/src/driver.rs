@@ -2,7 +2,7 @@
 //! ([`wshd_server::blocking::BlockingWebSocket`]) in pywebsocket's terms.
 //!
 //! The shell reads and writes the transport from the handler's own threads, with the GIL
-//! released by the caller (`stream.rs`), and makes every protocol decision through the
+//! released by the caller (`stream/mod.rs`), and makes every protocol decision through the
 //! core. This adapter only maps its results to [`Received`] and its errors to the
 //! [`Fault`]s pywebsocket's exceptions stand for, and a handler's [`Outcome`] to what
 //! the connection does when the handler is done. It knows nothing of Python objects.

@@ -28,6 +28,8 @@ use crate::shutdown::{Registration, Shutdown};
 use crate::transport::{Transport, linger_close};
 
 mod stream_sink;
+#[cfg(test)]
+mod tests;
 
 /// Payloads from this size on are written behind their frame header without being copied
 /// into the send queue (when uncompressed, on the server side).

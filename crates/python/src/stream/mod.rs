@@ -449,3 +449,6 @@ impl Stream {
 fn utf8_of(s: &Bound<'_, PyString>) -> PyResult<Vec<u8>> {
     Ok(s.to_cow()?.into_owned().into_bytes())
 }
+
+#[cfg(test)]
+mod tests;
