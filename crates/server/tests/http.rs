@@ -3,6 +3,8 @@
 //! after HTTP on the same connection), CGI, and Basic auth. Every listener binds
 //! 127.0.0.1:0; every document root is a fresh directory under the system temp dir.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -82,12 +84,7 @@ fn http_config(tree: &Tree) -> HttpConfig {
 }
 
 async fn start(http: HttpConfig) -> SocketAddr {
-    let router = Router::new().route("/echo", Echo);
-    let config = Config { http, ..Config::default() };
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), router, config).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
-    addr
+    support::serve(Router::new().route("/echo", Echo), Config { http, ..Config::default() }).await
 }
 
 #[derive(Debug)]

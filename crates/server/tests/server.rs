@@ -4,6 +4,8 @@
 //! Raw sockets play the client where exact bytes matter; the crate's own client is used
 //! where only behaviour does.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,8 +15,9 @@ use wshd_server::client::{ClientConfig, connect};
 use wshd_server::embed::WebSocketExt;
 use wshd_server::{
     CloseCode, CloseFrame, Config, Handler, HandshakeRequest, Message, MessageKind, Rejection,
-    Router, Server, WebSocket,
+    Router, WebSocket,
 };
+use wshd_testkit::wire::{self, masked};
 
 /// Generous bound for anything that should happen "soon"; tests never assert speed.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -177,10 +180,7 @@ fn router() -> Router {
 }
 
 async fn start(config: Config) -> SocketAddr {
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), router(), config).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
-    addr
+    support::serve(router(), config).await
 }
 
 /// A client that writes exact bytes.
@@ -227,16 +227,12 @@ impl Raw {
         self.buf.extend_from_slice(&chunk[..n]);
     }
 
-    /// Reads one unmasked server frame: (first byte, payload).
+    /// Reads one server frame: (first byte, payload).
     async fn frame(&mut self) -> (u8, Vec<u8>) {
         loop {
-            if self.buf.len() >= 2 {
-                let len = usize::from(self.buf[1] & 0x7f);
-                assert!(len < 126, "test frames are small");
-                if self.buf.len() >= 2 + len {
-                    let f: Vec<u8> = self.buf.drain(..2 + len).collect();
-                    return (f[0], f[2..].to_vec());
-                }
+            if let Some((first, payload, used)) = wire::split_frame(&self.buf) {
+                self.buf.drain(..used);
+                return (first, payload);
             }
             self.fill().await;
         }
@@ -256,16 +252,6 @@ impl Raw {
             self.buf.extend_from_slice(&chunk[..n]);
         }
     }
-}
-
-/// A masked client frame.
-fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126);
-    let key = [1, 2, 3, 4];
-    let mut out = vec![first, 0x80 | payload.len() as u8];
-    out.extend_from_slice(&key);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    out
 }
 
 #[tokio::test]
@@ -355,13 +341,13 @@ async fn rfc6455_5_7_echo_and_first_frame_pipelined_with_the_request() {
     let addr = start(Config::default()).await;
     let mut c = Raw::connect(addr).await;
     let mut bytes = upgrade("/echo", "").into_bytes();
-    bytes.extend(frame(0x81, b"Hello"));
-    bytes.extend(frame(0x82, &[1, 2, 3]));
+    bytes.extend(masked(0x81, b"Hello"));
+    bytes.extend(masked(0x82, &[1, 2, 3]));
     c.send(&bytes).await;
     c.head().await;
     assert_eq!(c.frame().await, (0x81, b"Hello".to_vec()));
     assert_eq!(c.frame().await, (0x82, vec![1, 2, 3]));
-    c.send(&frame(0x88, &[0x03, 0xe8])).await;
+    c.send(&masked(0x88, &[0x03, 0xe8])).await;
     assert_eq!(c.frame().await, (0x88, vec![0x03, 0xe8]));
     c.expect_eof().await;
 }
@@ -371,9 +357,9 @@ async fn rfc6455_7_1_7_protocol_errors_close_with_their_code_then_tcp() {
     let addr = start(Config::default()).await;
     for (input, code) in [
         (vec![0x81, 0x02, b'h', b'i'], 1002u16), // unmasked
-        (frame(0x80, b""), 1002),                // continuation without start
-        (frame(0x91, b""), 1002),                // RSV3 (pywebsocket says 1003; RFC practice 1002)
-        (frame(0x81, &[0x80]), 1007),            // invalid UTF-8
+        (masked(0x80, b""), 1002),               // continuation without start
+        (masked(0x91, b""), 1002),               // RSV3 (pywebsocket says 1003; RFC practice 1002)
+        (masked(0x81, &[0x80]), 1007),           // invalid UTF-8
     ] {
         let mut c = Raw::connect(addr).await;
         c.send(upgrade("/echo", "").as_bytes()).await;
@@ -403,7 +389,7 @@ async fn passive_closing_handshake_hook_chooses_the_reply() {
     c.send(upgrade("/chat", "").as_bytes()).await;
     c.head().await;
     c.frame().await;
-    c.send(&frame(0x88, b"\x0d\x05sun")).await;
+    c.send(&masked(0x88, b"\x0d\x05sun")).await;
     assert_eq!(c.frame().await, (0x88, b"\x0d\x06re:sun".to_vec()));
     c.expect_eof().await;
 }
@@ -415,7 +401,7 @@ async fn rfc6455_7_1_1_server_closes_tcp_after_the_handshake_while_the_handler_r
         let mut c = Raw::connect(addr).await;
         c.send(upgrade("/stays", "").as_bytes()).await;
         c.head().await;
-        c.send(&frame(0x88, close)).await;
+        c.send(&masked(0x88, close)).await;
         assert_eq!(c.frame().await, (0x88, vec![0x03, 0xe8]));
         c.expect_eof().await;
     }
@@ -428,7 +414,7 @@ async fn handler_return_closes_with_1000() {
     c.send(upgrade("/quit", "").as_bytes()).await;
     c.head().await;
     assert_eq!(c.frame().await, (0x88, vec![0x03, 0xe8]));
-    c.send(&frame(0x88, &[0x03, 0xe8])).await;
+    c.send(&masked(0x88, &[0x03, 0xe8])).await;
     c.expect_eof().await;
 }
 
@@ -556,7 +542,7 @@ async fn rfc7692_exact_101_header_and_first_compressed_frame() {
     let mut c = Raw::connect(addr).await;
     let offer = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; server_no_context_takeover\r\n";
     let mut bytes = upgrade("/echo", offer).into_bytes();
-    bytes.extend(frame(0x81, b"Hello"));
+    bytes.extend(masked(0x81, b"Hello"));
     c.send(&bytes).await;
     let head = c.head().await;
     assert!(
@@ -618,7 +604,7 @@ async fn deflate_frame_is_negotiated_only_when_enabled_and_only_one_extension_wi
     let addr = start(config).await;
     let mut c = Raw::connect(addr).await;
     let mut bytes = upgrade("/echo", offer).into_bytes();
-    bytes.extend(frame(0x81, b"Hello"));
+    bytes.extend(masked(0x81, b"Hello"));
     c.send(&bytes).await;
     let head = c.head().await;
     assert!(head.contains("\r\nSec-WebSocket-Extensions: x-webkit-deflate-frame\r\n"), "{head}");
@@ -637,7 +623,7 @@ async fn a_panicking_handler_gets_500_or_1011_and_the_server_keeps_serving() {
     c.send(upgrade("/panic_transfer", "").as_bytes()).await;
     assert!(c.head().await.starts_with("HTTP/1.1 101 "));
     assert_eq!(c.frame().await, (0x88, vec![0x03, 0xf3]));
-    c.send(&frame(0x88, &[0x03, 0xf3])).await;
+    c.send(&masked(0x88, &[0x03, 0xf3])).await;
     c.expect_eof().await;
 
     let (mut ws, _) = connect(addr, None, "/echo", &ClientConfig::default()).await.unwrap();
@@ -651,13 +637,13 @@ async fn a_detached_connection_keeps_what_was_already_read() {
     let mut c = Raw::connect(addr).await;
     // The first frame arrives with the request head: the core holds it at detach time.
     let mut bytes = upgrade("/detach", "").into_bytes();
-    bytes.extend(frame(0x81, b"early"));
+    bytes.extend(masked(0x81, b"early"));
     c.send(&bytes).await;
     c.head().await;
     assert_eq!(c.frame().await, (0x81, b"early".to_vec()));
-    c.send(&frame(0x82, &[7])).await;
+    c.send(&masked(0x82, &[7])).await;
     assert_eq!(c.frame().await, (0x82, vec![7]));
-    c.send(&frame(0x88, &[0x03, 0xe8])).await;
+    c.send(&masked(0x88, &[0x03, 0xe8])).await;
     assert_eq!(c.frame().await, (0x88, vec![0x03, 0xe8]));
 }
 

@@ -2,6 +2,8 @@
 //! 1001, stops the listener, and `Server::run` returns once they are gone or the
 //! shutdown timeout has passed. Every listener binds 127.0.0.1:0.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -45,11 +47,7 @@ impl Handler for Stuck {
 
 async fn start(config: Config) -> (SocketAddr, Shutdown, tokio::task::JoinHandle<()>) {
     let router = Router::new().route("/echo", Echo).route("/tick", Ticker).route("/stuck", Stuck);
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), router, config).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    let shutdown = server.shutdown_handle();
-    let task = tokio::spawn(async move { server.run().await.unwrap() });
-    (addr, shutdown, task)
+    support::serve_with_shutdown(router, config).await
 }
 
 async fn open(addr: SocketAddr, path: &str) -> WebSocket {

@@ -9,6 +9,8 @@
 
 mod pki;
 
+mod support;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use wshd_server::client::{ClientConfig, ClientTls, connect};
 use wshd_server::embed::{HandshakeRequestExt, WebSocketExt};
 use wshd_server::tls::{ClientAuth, TlsConfig};
 use wshd_server::{
-    Config, Error, Handler, HandshakeRequest, Message, Rejection, Router, Server, WebSocket,
+    Config, Error, Handler, HandshakeRequest, Message, Rejection, Router, WebSocket,
 };
 
 /// Generous bound for anything that should happen "soon"; tests never assert speed.
@@ -97,11 +99,7 @@ impl Pki {
 
 async fn start(tls: Option<TlsConfig>, handshake_timeout: Duration) -> SocketAddr {
     let config = Config { tls, handshake_timeout, ..Config::default() };
-    let router = Router::new().route("/whoami", WhoAmI);
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), router, config).await.unwrap();
-    let addr = server.local_addr().unwrap();
-    tokio::spawn(server.run());
-    addr
+    support::serve(Router::new().route("/whoami", WhoAmI), config).await
 }
 
 fn client(ca: &Ca, identity: Option<&Leaf>) -> ClientConfig {

@@ -4,14 +4,17 @@
 //!
 //! An oracle drives the sans-I/O core with its input and panics on any outcome the core's
 //! documentation does not promise. Beside the oracles are test doubles the crates' tests
-//! share ([`line_framing`]). This crate is for tests only: nothing in the server depends
+//! share: [`line_framing`] (a second wire format), [`wire`] (frames built and split by
+//! hand), [`alloc`] (a counting allocator). This crate is for tests only: nothing in the server depends
 //! on it outside its tests.
 
+pub mod alloc;
 pub mod connection_ops;
 pub mod extensions_header;
 pub mod frame_reader;
 pub mod handshake_request;
 pub mod line_framing;
+pub mod wire;
 
 use wshd_proto::Role;
 

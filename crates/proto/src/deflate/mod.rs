@@ -68,8 +68,6 @@ mod inflate;
 mod params;
 
 #[cfg(test)]
-mod alloc_counter;
-#[cfg(test)]
 mod tests;
 
 pub use compress::Compressor;

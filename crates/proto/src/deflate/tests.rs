@@ -1,15 +1,16 @@
 //! Tests across negotiation, compressor and decompressor: pywebsocket's end-to-end bytes,
 //! the window-8 rule, the decompression bomb, round trips, and memory per connection.
 //!
-//! Heap figures come from the counting allocator in `alloc_counter.rs`; run with
-//! `--nocapture` to see them printed.
+//! Heap figures come from wshd-testkit's counting allocator, installed here for this
+//! crate's unit-test binary; run with `--nocapture` to see them printed.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use proptest::prelude::*;
 
-use super::alloc_counter::measure;
+use wshd_testkit::alloc::{Counting, measure};
+
 use super::*;
 use crate::handshake::{ExtensionOffer, format_extensions, parse_extensions};
 
@@ -122,6 +123,9 @@ fn bomb() -> &'static [u8] {
 
 const BOMB_LIMIT: usize = 16 << 20;
 
+#[global_allocator]
+static COUNTING: Counting = Counting;
+
 /// Inflates the bomb in `pieces` and checks that it stops at the limit without the heap
 /// going past limit + 1 byte + the inflate state + bookkeeping.
 fn check_bomb(pieces: usize) {
@@ -157,8 +161,9 @@ fn check_bomb(pieces: usize) {
     assert!(capacity <= BOMB_LIMIT + 1, "capacity {capacity}");
     assert!(len <= BOMB_LIMIT + 1);
     // limit + 1 for the output, ~47.5 KB of inflate state, and slack for the boxes.
-    let bound = (BOMB_LIMIT + 1 + 64 * 1024) as isize;
+    let bound = BOMB_LIMIT + 1 + 64 * 1024;
     assert!(usage.peak <= bound, "peak {} > {bound}", usage.peak);
+    assert!(usage.peak >= len, "the allocator counts: the output alone is {len} bytes");
 }
 
 #[test]

@@ -14,7 +14,7 @@
 //! disturb each other's measurements.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use proptest::prelude::*;
 use wshd_proto::config::DEFAULT_MAX_MESSAGE_SIZE;
@@ -22,118 +22,29 @@ use wshd_proto::frame::FrameHeader;
 use wshd_proto::{
     CloseCode, Connection, Ending, Event, Limits, MessageKind, ProtocolError, State, UsageError,
 };
+use wshd_testkit::alloc::{Counting, measure};
+use wshd_testkit::wire;
 
 // ---- a counting allocator ----------------------------------------------------------------
 
-mod counting {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::cell::Cell;
-
-    /// Forwards to [`System`] and counts the bytes live on each thread.
-    pub struct Counting;
-
-    thread_local! {
-        static LIVE: Cell<isize> = const { Cell::new(0) };
-        static PEAK: Cell<isize> = const { Cell::new(0) };
-    }
-
-    fn grow(n: usize) {
-        let _ = LIVE.try_with(|live| {
-            let now = live.get() + n as isize;
-            live.set(now);
-            let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
-        });
-    }
-
-    fn shrink(n: usize) {
-        let _ = LIVE.try_with(|live| live.set(live.get() - n as isize));
-    }
-
-    // SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
-    // `GlobalAlloc` contract. The bookkeeping only touches thread-locals with const
-    // initialisers and no destructors, so it never allocates or re-enters the allocator.
-    #[allow(unsafe_code)]
-    unsafe impl GlobalAlloc for Counting {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-            let p = unsafe { System.alloc(layout) };
-            if !p.is_null() {
-                grow(layout.size());
-            }
-            p
-        }
-
-        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-            // SAFETY: as for `alloc`.
-            let p = unsafe { System.alloc_zeroed(layout) };
-            if !p.is_null() {
-                grow(layout.size());
-            }
-            p
-        }
-
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            // SAFETY: `ptr` came from this allocator, i.e. from `System`, with `layout`.
-            unsafe { System.dealloc(ptr, layout) };
-            shrink(layout.size());
-        }
-
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            // SAFETY: as for `dealloc`; `new_size` is passed on unchanged.
-            let p = unsafe { System.realloc(ptr, layout, new_size) };
-            if !p.is_null() {
-                // Count the new block before freeing the old one: a moving realloc holds both.
-                grow(new_size);
-                shrink(layout.size());
-            }
-            p
-        }
-    }
-
-    /// Runs `f` and returns its result with the most bytes live on this thread during the
-    /// call, above what was live when it started.
-    pub fn peak_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
-        let start = LIVE.with(Cell::get);
-        PEAK.with(|peak| peak.set(start));
-        let result = f();
-        let peak = PEAK.with(Cell::get);
-        (result, usize::try_from(peak - start).expect("peak is at least the start"))
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: counting::Counting = counting::Counting;
+static ALLOCATOR: Counting = Counting;
 
-use counting::peak_during;
+/// Runs `f`; returns its result and the most bytes live on this thread during the call,
+/// above what was live when it started.
+fn peak_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let (result, usage) = measure(f);
+    (result, usage.peak)
+}
 
 use super::support::{FixedMask, KEY, events, server, take_output};
 
 // ---- helpers -----------------------------------------------------------------------------
 
-/// A frame written by hand, masked byte by byte: independent of the crate's encoder so the
-/// differential test does not trust the code it tests twice.
+/// A frame written by hand (`wshd_testkit::wire`): independent of the crate's encoder, so
+/// the differential test does not trust the code it tests twice.
 fn frame(fin: bool, opcode: u8, payload: &[u8], key: Option<[u8; 4]>) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | opcode];
-    let mask_bit = if key.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(mask_bit | n as u8),
-        n @ 126..=0xffff => {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    match key {
-        Some(key) => {
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        }
-        None => out.extend_from_slice(payload),
-    }
-    out
+    wire::frame(wire::first(fin, opcode), payload, key)
 }
 
 /// A frame as a client sends it: masked with `KEY`.
@@ -201,8 +112,9 @@ fn rfc6455_10_4_length_2_pow_63_minus_1_without_data_fails_with_1009_at_once() {
     assert_eq!(got, vec![Err(expected)]);
     assert_eq!(out, close_frame(1009));
     assert_eq!(c.state(), State::Closed);
+    // The time is printed, not asserted: speed is for benchmarks. The allocation bound is
+    // what shows no work was done for the declared length.
     eprintln!("2^63-1 declared: refused in {took:?}, peak allocation {peak} B");
-    assert!(took < Duration::from_millis(1), "took {took:?}");
     assert!(peak < 1024, "peak allocation {peak} bytes");
 }
 

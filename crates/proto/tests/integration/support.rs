@@ -3,10 +3,10 @@
 
 use wshd_proto::frame::FrameHeader;
 use wshd_proto::frame::mask::extend_masked;
-use wshd_proto::{Connection, Event, Limits, MaskSource, MessageKind, ProtocolError};
+use wshd_proto::{Connection, Event, Limits, MessageKind, ProtocolError};
 
 /// The masking key of every client frame in the tests (RFC 6455 §5.7's example key).
-pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+pub use wshd_testkit::wire::KEY;
 
 /// A frame as a client sends it, masked with [`KEY`] by the crate's encoder.
 pub fn client_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
@@ -39,11 +39,4 @@ pub fn data(kind: MessageKind, bytes: &[u8], fin: bool) -> Result<Event, Protoco
     Ok(Event::Data { kind, data: bytes.to_vec(), fin })
 }
 
-/// Masks every client frame with [`KEY`].
-pub struct FixedMask;
-
-impl MaskSource for FixedMask {
-    fn next_mask(&mut self) -> [u8; 4] {
-        KEY
-    }
-}
+pub use wshd_testkit::wire::FixedMask;

@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use wshd_proto::{Connection, Event, Limits, MaskSource, MessageKind};
+use wshd_proto::{Connection, Event, Limits, MessageKind};
 use wshd_server::blocking::{BlockingWebSocket, TcpByteStream};
+use wshd_testkit::wire::FixedMask;
 
 use super::Stream;
 use crate::driver::Driver;
@@ -19,13 +20,6 @@ use crate::driver::Driver;
 /// Longest a test waits for bytes that should come at once: a hang fails, a slow machine
 /// does not.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-struct FixedMask;
-impl MaskSource for FixedMask {
-    fn next_mask(&mut self) -> [u8; 4] {
-        [9, 8, 7, 6]
-    }
-}
 
 /// The client's side of the pair: a core over a blocking socket.
 struct Client {

@@ -8,9 +8,8 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wshd_proto::{
-    CloseCode, CloseFrame, Connection, Event, Limits, MaskSource, MessageKind, State,
-};
+use wshd_proto::{CloseCode, CloseFrame, Connection, Event, Limits, MessageKind, State};
+use wshd_testkit::wire::FixedMask;
 
 use super::{BlockingWebSocket, ByteStream, Received, TcpByteStream, WhenDone};
 use crate::Message;
@@ -23,13 +22,6 @@ fn close(code: u16, reason: &str) -> CloseFrame {
 /// Longest a test waits for something that should happen at once: a hang, not a slow
 /// machine, makes it fail.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-struct FixedMask;
-impl MaskSource for FixedMask {
-    fn next_mask(&mut self) -> [u8; 4] {
-        [1, 2, 3, 4]
-    }
-}
 
 /// A connected pair of blocking sockets: (server side, client side).
 fn tcp_pair() -> (TcpStream, TcpStream) {

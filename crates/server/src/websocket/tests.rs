@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use wshd_proto::{
-    CloseCode, CloseFrame, Connection, Event, Limits, MaskSource, MessageKind, UsageError,
-};
+use wshd_proto::{CloseCode, CloseFrame, Connection, Event, Limits, MessageKind, UsageError};
+use wshd_testkit::wire::FixedMask;
 
 use super::{Frame, Info, Timing, WebSocket};
 use crate::transport::Transport;
@@ -17,13 +16,6 @@ use crate::{Error, Message};
 
 /// Longest a test waits for what should come at once: a hang fails, a slow machine not.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-struct FixedMask;
-impl MaskSource for FixedMask {
-    fn next_mask(&mut self) -> [u8; 4] {
-        [1, 2, 3, 4]
-    }
-}
 
 /// The client's side: a core over a socket, driven by hand.
 struct Client {

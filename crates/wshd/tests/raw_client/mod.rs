@@ -1,11 +1,14 @@
 //! A WebSocket client for the binary's tests that writes and reads exact bytes: a
-//! handshake with a fixed key, small masked frames out, small server frames in. Shared by
+//! handshake with a fixed key, masked frames out, server frames in (both built and split
+//! by `wshd_testkit::wire`). Shared by
 //! the test files of this crate; not every file uses every method.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+use wshd_testkit::wire;
 
 /// A connection and the bytes read from it but not consumed yet.
 pub struct Raw {
@@ -48,33 +51,29 @@ impl Raw {
         }
     }
 
-    /// One small unmasked server frame: (first byte, payload).
+    /// One server frame: (first byte, payload).
     pub fn frame(&mut self) -> (u8, Vec<u8>) {
         loop {
-            if self.buf.len() >= 2 && self.buf.len() >= 2 + usize::from(self.buf[1] & 0x7f) {
-                let n = usize::from(self.buf[1] & 0x7f);
-                let f: Vec<u8> = self.buf.drain(..2 + n).collect();
-                return (f[0], f[2..].to_vec());
+            if let Some((first, payload, used)) = wire::split_frame(&self.buf) {
+                self.buf.drain(..used);
+                return (first, payload);
             }
             assert!(self.fill() > 0, "connection closed; have {:?}", self.buf);
         }
     }
 
+    /// Sends one client frame with first byte `first`, masked (`wshd_testkit::wire`).
     pub fn send(&mut self, first: u8, payload: &[u8]) {
-        let key = [9, 8, 7, 6];
-        let mut out = vec![first, 0x80 | payload.len() as u8];
-        out.extend_from_slice(&key);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        self.s.write_all(&out).unwrap();
+        self.s.write_all(&wire::masked(first, payload)).unwrap();
     }
 
-    /// Everything until the server closes TCP.
     /// Reads once more (waiting up to the read timeout) and shows every byte not consumed.
     pub fn read_some(&mut self) -> &[u8] {
         self.fill();
         &self.buf
     }
 
+    /// Everything until the server closes TCP.
     pub fn rest(&mut self) -> Vec<u8> {
         while self.fill() > 0 {}
         std::mem::take(&mut self.buf)
