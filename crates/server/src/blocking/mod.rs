@@ -405,10 +405,15 @@ impl BlockingWebSocket {
     }
 
     /// Starts the closing handshake and waits (at most the close timeout) for the peer's
-    /// close frame; returns it.
+    /// close frame; returns it. Once the connection is closed, answered or not, the
+    /// transport ends (and an unanswered close is logged).
     pub fn close_and_wait(&self, frame: Option<&CloseFrame>) -> Result<Option<CloseFrame>, Error> {
         self.close(frame)?;
-        self.wait_closed()?;
+        let waited = self.wait_closed();
+        if self.state() == State::Closed {
+            self.end_transport();
+        }
+        waited?;
         Ok(self.peer_close())
     }
 

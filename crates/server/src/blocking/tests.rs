@@ -368,3 +368,67 @@ fn the_shell_drives_a_connection_of_another_framing_unchanged() {
     assert_eq!(wire, b"back\n\x11p\n\x04");
     assert_eq!(ws.state(), State::Closed);
 }
+
+/// Runs `f` with this thread's log records captured; returns them as text.
+fn logged(f: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    tracing::subscriber::with_default(subscriber, f);
+    String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+}
+
+#[test]
+fn a_close_left_unanswered_goes_out_and_ends_with_a_warning() {
+    let (server, client) = tcp_pair();
+    let peer = server.peer_addr().unwrap();
+    let mut conn = Connection::server(Limits::default());
+    conn.set_close_timeout(Some(Duration::from_millis(200)));
+    let ws = BlockingWebSocket::new(
+        Box::new(TcpByteStream::new(server)),
+        conn,
+        Duration::from_millis(100),
+        peer,
+    );
+    let mut client = Client::new(client);
+    let log = logged(|| {
+        let result = ws.close_and_wait(Some(&close(1000, "done")));
+        assert!(matches!(result, Err(crate::Error::Timeout)), "{result:?}");
+    });
+    // The close frame went out though it was never answered.
+    assert_eq!(client.next(), Some(Event::Close(Some((1000, "done".into())))));
+    assert!(
+        log.contains("WARN") && log.contains("did not answer our close frame"),
+        "the log says why the connection ended: {log:?}"
+    );
+}
+
+#[test]
+fn a_peer_that_leaves_without_a_closing_handshake_is_logged_as_1006() {
+    let (server, client) = tcp_pair();
+    let ws = shell_over(server);
+    drop(client);
+    let log = logged(|| {
+        let result = ws.receive(false, false);
+        assert!(matches!(result, Err(crate::Error::Io(_))), "{result:?}");
+    });
+    assert!(
+        log.contains("INFO") && log.contains("without a closing handshake (1006)"),
+        "the log says why the connection ended: {log:?}"
+    );
+}
