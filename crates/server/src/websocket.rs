@@ -11,7 +11,7 @@
 
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
-use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -27,6 +27,11 @@ use crate::handler::DynHandler;
 use crate::shutdown::{Registration, Shutdown};
 use crate::transport::{Transport, linger_close};
 
+pub(crate) use info::Info;
+pub use message::{Frame, HandlerState, Message};
+
+mod info;
+mod message;
 mod stream_sink;
 #[cfg(test)]
 mod tests;
@@ -42,121 +47,6 @@ const READ_CHUNK: usize = 256 * 1024;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_CHUNK]);
-}
-
-/// A whole data message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Message {
-    /// A text message (valid UTF-8, checked by the core).
-    Text(String),
-    /// A binary message.
-    Binary(Vec<u8>),
-}
-
-impl Message {
-    /// Text or binary.
-    pub fn kind(&self) -> MessageKind {
-        match self {
-            Message::Text(_) => MessageKind::Text,
-            Message::Binary(_) => MessageKind::Binary,
-        }
-    }
-
-    /// The payload.
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            Message::Text(t) => t.as_bytes(),
-            Message::Binary(b) => b,
-        }
-    }
-}
-
-/// One piece of what the peer sent, as returned by [`WebSocket::recv_frame`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Frame {
-    /// Part of a data message; `fin` marks its last part. A text piece may end inside a
-    /// UTF-8 code point; the whole message is valid UTF-8.
-    Data {
-        /// Text or binary.
-        kind: MessageKind,
-        /// The payload of one or more consecutive frames of the message.
-        data: Vec<u8>,
-        /// Whether this piece ends the message.
-        fin: bool,
-    },
-    /// A ping; the pong has been queued unless automatic pongs are off.
-    Ping(Vec<u8>),
-    /// A pong.
-    Pong(Vec<u8>),
-}
-
-/// State a handler keeps from its extra handshake to its transfer phase.
-pub type HandlerState = Box<dyn std::any::Any + Send>;
-
-/// What the handshake settled, kept for the life of the connection.
-#[derive(Debug)]
-pub(crate) struct Info {
-    pub(crate) resource: Box<str>,
-    /// Subprotocol and extensions, boxed and present only when something was agreed:
-    /// most connections have neither, and every idle connection pays for this struct.
-    pub(crate) agreed: Option<Box<Agreed>>,
-    peer: Peer,
-}
-
-/// The client's address in 16 bytes instead of `SocketAddr`'s 32: an IPv6 address is
-/// boxed (every idle connection pays for this field, most peers are IPv4).
-#[derive(Debug)]
-enum Peer {
-    V4(SocketAddrV4),
-    V6(Box<SocketAddrV6>),
-}
-
-impl Peer {
-    fn new(addr: SocketAddr) -> Peer {
-        match addr {
-            SocketAddr::V4(a) => Peer::V4(a),
-            SocketAddr::V6(a) => Peer::V6(Box::new(a)),
-        }
-    }
-
-    fn addr(&self) -> SocketAddr {
-        match self {
-            Peer::V4(a) => SocketAddr::V4(*a),
-            Peer::V6(a) => SocketAddr::V6(**a),
-        }
-    }
-}
-
-/// The subprotocol and `Sec-WebSocket-Extensions` value of the 101 response, and the
-/// state the handler left for its transfer phase.
-pub(crate) struct Agreed {
-    pub(crate) protocol: Option<String>,
-    pub(crate) extensions: Option<String>,
-    pub(crate) state: Option<HandlerState>,
-}
-
-impl std::fmt::Debug for Agreed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agreed")
-            .field("protocol", &self.protocol)
-            .field("extensions", &self.extensions)
-            .field("state", &self.state.is_some())
-            .finish()
-    }
-}
-
-impl Info {
-    pub(crate) fn new(
-        resource: String,
-        protocol: Option<String>,
-        extensions: Option<String>,
-        state: Option<HandlerState>,
-        peer_addr: SocketAddr,
-    ) -> Info {
-        let agreed = (protocol.is_some() || extensions.is_some() || state.is_some())
-            .then(|| Box::new(Agreed { protocol, extensions, state }));
-        Info { resource: resource.into_boxed_str(), agreed, peer: Peer::new(peer_addr) }
-    }
 }
 
 /// In a receive call: the frame its poll function found, or else the call's return: the
@@ -254,7 +144,7 @@ impl WebSocket {
         if !triggered || !self.conn.go_away(Instant::now().into_std()) {
             return false;
         }
-        tracing::debug!(peer = %self.info.peer.addr(), resource = %self.info.resource, "server shutting down: closing with 1001");
+        tracing::debug!(peer = %self.info.peer_addr(), resource = %self.info.resource, "server shutting down: closing with 1001");
         true
     }
 
@@ -275,7 +165,7 @@ impl WebSocket {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.info.peer.addr()
+        self.info.peer_addr()
     }
 
     /// Whether the connection runs over TLS (`wss://`).
@@ -339,7 +229,7 @@ impl WebSocket {
         let conn = std::mem::replace(&mut self.conn, Connection::server(limits));
         self.finished = true;
         self.timer = None;
-        Ok(BlockingWebSocket::new(io, conn, self.timing.linger, self.info.peer.addr()))
+        Ok(BlockingWebSocket::new(io, conn, self.timing.linger, self.info.peer_addr()))
     }
 
     /// Turns automatic pongs off (they are on by default); pings are then only reported
@@ -453,13 +343,13 @@ impl WebSocket {
                         let (code, reason) = CloseFrame::wire(answer.as_ref());
                         let now = Instant::now().into_std();
                         if let Ok(Some(refused)) = self.conn.answer_close(code, reason, now) {
-                            crate::closing::log_refused_answer(self.info.peer.addr(), &refused);
+                            crate::closing::log_refused_answer(self.info.peer_addr(), &refused);
                         }
                     }
                     return Poll::Ready(Next::End(Ok(())));
                 }
                 Some(Err(e)) => {
-                    tracing::info!(peer = %self.info.peer.addr(), resource = %self.info.resource, code = self.conn.close_code_for(&e).0, "failing connection: {e}");
+                    tracing::info!(peer = %self.info.peer_addr(), resource = %self.info.resource, code = self.conn.close_code_for(&e).0, "failing connection: {e}");
                     return Poll::Ready(Next::End(Err(Error::Protocol(e))));
                 }
                 None => {}
@@ -534,7 +424,7 @@ impl WebSocket {
     fn begin_end(&mut self) -> bool {
         self.finished = true;
         self.timer = None;
-        crate::closing::log_ending(self.info.peer.addr(), self.conn.ending());
+        crate::closing::log_ending(self.info.peer_addr(), self.conn.ending());
         !self.conn.needs_linger() && matches!(self.io, Transport::Tcp(_))
     }
 
