@@ -3,46 +3,11 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::Path;
 
 use pyo3::prelude::*;
 use wshd_python::{HandlerTree, Handlers, LoadError, LoadOptions, Lookup, SourceWarning};
-
-/// A directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let unique = format!(
-            "wshd-python-{}-{}-{name}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let dir = std::env::temp_dir().join(unique);
-        fs::create_dir_all(&dir).unwrap();
-        TempDir(fs::canonicalize(&dir).unwrap())
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-
-    /// Writes `contents` to `relative`, creating parent directories.
-    fn write(&self, relative: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.0.join(relative);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+use wshd_testkit::files::TempTree;
 
 /// A valid handler file whose `web_socket_transfer_data` returns `tag`.
 fn handler(tag: &str) -> String {
@@ -85,7 +50,7 @@ fn single_warning(warnings: &[SourceWarning]) -> &SourceWarning {
 
 #[test]
 fn plain_handler_file_serves_its_name() {
-    let root = TempDir::new("plain");
+    let root = TempTree::empty("plain");
     let file = root.write("echo_wsh.py", handler("echo"));
     let (tree, warnings) = load(&options(root.path()));
     assert!(warnings.is_empty(), "{warnings:?}");
@@ -98,7 +63,7 @@ fn plain_handler_file_serves_its_name() {
 
 #[test]
 fn root_wsh_py_serves_slash() {
-    let root = TempDir::new("slash");
+    let root = TempTree::empty("slash");
     root.write("_wsh.py", handler("root"));
     let (tree, _) = load(&options(root.path()));
     assert_eq!(transfer_tag(found(&tree, "/")), "root");
@@ -106,7 +71,7 @@ fn root_wsh_py_serves_slash() {
 
 #[test]
 fn sub_wsh_py_serves_sub_with_trailing_slash_only() {
-    let root = TempDir::new("sub");
+    let root = TempTree::empty("sub");
     root.write("sub/_wsh.py", handler("sub"));
     root.write("sub/deeper/chat_wsh.py", handler("chat"));
     let (tree, _) = load(&options(root.path()));
@@ -118,7 +83,7 @@ fn sub_wsh_py_serves_sub_with_trailing_slash_only() {
 
 #[test]
 fn query_is_ignored_by_lookup() {
-    let root = TempDir::new("query");
+    let root = TempTree::empty("query");
     root.write("echo_wsh.py", handler("echo"));
     let (tree, _) = load(&options(root.path()));
     assert_eq!(transfer_tag(found(&tree, "/echo?x=1")), "echo");
@@ -127,7 +92,7 @@ fn query_is_ignored_by_lookup() {
 
 #[test]
 fn fragment_on_handled_resource_is_rejected() {
-    let root = TempDir::new("fragment");
+    let root = TempTree::empty("fragment");
     root.write("echo_wsh.py", handler("echo"));
     let (tree, _) = load(&options(root.path()));
     assert!(matches!(tree.lookup("/echo#frag"), Lookup::FragmentOnHandled));
@@ -140,7 +105,7 @@ fn fragment_on_handled_resource_is_rejected() {
 
 #[test]
 fn fragment_on_unhandled_resource_is_not_found() {
-    let root = TempDir::new("fragment-unhandled");
+    let root = TempTree::empty("fragment-unhandled");
     root.write("echo_wsh.py", handler("echo"));
     let (tree, _) = load(&options(root.path()));
     assert!(not_found(&tree, "/nothing#frag"));
@@ -148,7 +113,7 @@ fn fragment_on_unhandled_resource_is_not_found() {
 
 #[test]
 fn lookup_is_case_sensitive() {
-    let root = TempDir::new("case");
+    let root = TempTree::empty("case");
     root.write("echo_wsh.py", handler("echo"));
     let (tree, _) = load(&options(root.path()));
     assert!(not_found(&tree, "/ECHO"));
@@ -157,7 +122,7 @@ fn lookup_is_case_sensitive() {
 
 #[test]
 fn upper_case_suffix_is_executed_but_not_registered() {
-    let root = TempDir::new("upper");
+    let root = TempTree::empty("upper");
     let marker = root.path().join("marker");
     root.write(
         "Foo_WSH.py",
@@ -173,7 +138,7 @@ fn upper_case_suffix_is_executed_but_not_registered() {
 
 #[test]
 fn syntax_error_is_a_source_warning_and_others_still_load() {
-    let root = TempDir::new("syntax");
+    let root = TempTree::empty("syntax");
     root.write("echo_wsh.py", handler("echo"));
     let bad = root.write("bad_wsh.py", "def web_socket_transfer_data(request:\n");
     let (tree, warnings) = load(&options(root.path()));
@@ -187,7 +152,7 @@ fn syntax_error_is_a_source_warning_and_others_still_load() {
 
 #[test]
 fn exception_at_import_is_a_source_warning_and_others_still_load() {
-    let root = TempDir::new("raise");
+    let root = TempTree::empty("raise");
     root.write("echo_wsh.py", handler("echo"));
     root.write("raise_wsh.py", format!("{}raise ValueError('boom at import')\n", handler("x")));
     let (tree, warnings) = load(&options(root.path()));
@@ -199,7 +164,7 @@ fn exception_at_import_is_a_source_warning_and_others_still_load() {
 
 #[test]
 fn missing_function_is_a_source_warning_and_others_still_load() {
-    let root = TempDir::new("missing");
+    let root = TempTree::empty("missing");
     root.write("echo_wsh.py", handler("echo"));
     root.write("no_transfer_wsh.py", "def web_socket_do_extra_handshake(request):\n    pass\n");
     root.write("nothing_wsh.py", "x = 1\n");
@@ -219,7 +184,7 @@ fn missing_function_is_a_source_warning_and_others_still_load() {
 
 #[test]
 fn non_callable_function_is_a_source_warning_and_others_still_load() {
-    let root = TempDir::new("noncallable");
+    let root = TempTree::empty("noncallable");
     root.write("echo_wsh.py", handler("echo"));
     root.write(
         "number_wsh.py",
@@ -232,7 +197,7 @@ fn non_callable_function_is_a_source_warning_and_others_still_load() {
 
 #[test]
 fn passive_closing_handshake_is_optional_and_must_be_callable() {
-    let root = TempDir::new("passive");
+    let root = TempTree::empty("passive");
     root.write(
         "with_wsh.py",
         format!(
@@ -253,7 +218,7 @@ fn passive_closing_handshake_is_optional_and_must_be_callable() {
 
 #[test]
 fn each_file_runs_in_fresh_globals() {
-    let root = TempDir::new("globals");
+    let root = TempTree::empty("globals");
     // Sorted scan order runs a_wsh.py before b_wsh.py.
     root.write("a_wsh.py", format!("SHARED = 'a'\n{}", handler("a")));
     root.write(
@@ -281,7 +246,7 @@ fn each_file_runs_in_fresh_globals() {
 
 #[test]
 fn symlinked_directory_is_not_followed() {
-    let root = TempDir::new("symdir");
+    let root = TempTree::empty("symdir");
     root.write("real/inner_wsh.py", handler("inner"));
     symlink(root.path().join("real"), root.path().join("linked")).unwrap();
     let (tree, _) = load(&options(root.path()));
@@ -291,7 +256,7 @@ fn symlinked_directory_is_not_followed() {
 
 #[test]
 fn symlinked_file_inside_root_is_loaded_under_the_link_name() {
-    let root = TempDir::new("symfile");
+    let root = TempTree::empty("symfile");
     root.write("echo_wsh.py", handler("echo"));
     let link = root.path().join("alias_wsh.py");
     symlink(root.path().join("echo_wsh.py"), &link).unwrap();
@@ -302,8 +267,8 @@ fn symlinked_file_inside_root_is_loaded_under_the_link_name() {
 
 #[test]
 fn symlinked_file_outside_root_is_refused_by_default() {
-    let root = TempDir::new("outside-root");
-    let outside = TempDir::new("outside-target");
+    let root = TempTree::empty("outside-root");
+    let outside = TempTree::empty("outside-target");
     let target = outside.write("target_wsh.py", handler("outside"));
     symlink(&target, root.path().join("link_wsh.py")).unwrap();
     let (tree, warnings) = load(&options(root.path()));
@@ -314,8 +279,8 @@ fn symlinked_file_outside_root_is_refused_by_default() {
 
 #[test]
 fn symlinked_file_outside_root_is_allowed_with_flag_and_named_after_the_link() {
-    let root = TempDir::new("outside-allowed");
-    let outside = TempDir::new("outside-allowed-target");
+    let root = TempTree::empty("outside-allowed");
+    let outside = TempTree::empty("outside-allowed-target");
     let target = outside.write("target_wsh.py", handler("outside"));
     let link = root.path().join("link_wsh.py");
     symlink(&target, &link).unwrap();
@@ -329,8 +294,8 @@ fn symlinked_file_outside_root_is_allowed_with_flag_and_named_after_the_link() {
 
 #[test]
 fn scan_dir_outside_root_is_a_load_error() {
-    let root = TempDir::new("scan-root");
-    let elsewhere = TempDir::new("scan-elsewhere");
+    let root = TempTree::empty("scan-root");
+    let elsewhere = TempTree::empty("scan-elsewhere");
     let options =
         LoadOptions { scan_dir: Some(elsewhere.path().to_path_buf()), ..options(root.path()) };
     let error = HandlerTree::load(&options).unwrap_err();
@@ -341,7 +306,7 @@ fn scan_dir_outside_root_is_a_load_error() {
 #[test]
 fn scan_dir_sharing_a_string_prefix_with_root_is_refused() {
     // pywebsocket compares realpaths as strings, so `/t/bc` passes for root `/t/b`; we don't.
-    let parent = TempDir::new("prefix");
+    let parent = TempTree::empty("prefix");
     let root = parent.path().join("b");
     let sibling = parent.path().join("bc");
     parent.write("b/echo_wsh.py", handler("echo"));
@@ -353,7 +318,7 @@ fn scan_dir_sharing_a_string_prefix_with_root_is_refused() {
 
 #[test]
 fn scan_dir_restricts_loading_while_names_stay_relative_to_root() {
-    let root = TempDir::new("scan-restrict");
+    let root = TempTree::empty("scan-restrict");
     let marker = root.path().join("top-ran");
     root.write(
         "top_wsh.py",
@@ -368,7 +333,7 @@ fn scan_dir_restricts_loading_while_names_stay_relative_to_root() {
 
 #[test]
 fn map_file_adds_aliases_top_to_bottom_and_skips_bad_lines() {
-    let root = TempDir::new("map");
+    let root = TempTree::empty("map");
     root.write("echo_wsh.py", handler("echo"));
     let map = root.write(
         "handler_map.txt",
@@ -398,7 +363,7 @@ fn map_file_adds_aliases_top_to_bottom_and_skips_bad_lines() {
 
 #[test]
 fn map_file_that_cannot_be_read_is_a_load_error() {
-    let root = TempDir::new("map-missing");
+    let root = TempTree::empty("map-missing");
     let options =
         LoadOptions { map_file: Some(root.path().join("no-such-map")), ..options(root.path()) };
     assert!(matches!(HandlerTree::load(&options), Err(LoadError::MapFile { .. })));
@@ -406,7 +371,7 @@ fn map_file_that_cannot_be_read_is_a_load_error() {
 
 #[test]
 fn handler_encoding_latin_1_reads_a_latin_1_file() {
-    let root = TempDir::new("latin1");
+    let root = TempTree::empty("latin1");
     let mut source = b"# caf\xe9\n".to_vec();
     source.extend_from_slice(handler("caf\u{e9}").replace('\u{e9}', "\\xe9").as_bytes());
     source.extend_from_slice(b"NAME = 'caf\xe9'\nassert NAME == 'caf\\xe9'\n");
@@ -426,14 +391,14 @@ fn handler_encoding_latin_1_reads_a_latin_1_file() {
 
 #[test]
 fn unknown_handler_encoding_is_a_load_error() {
-    let root = TempDir::new("bad-encoding");
+    let root = TempTree::empty("bad-encoding");
     let options = LoadOptions { encoding: Some("no-such-codec".into()), ..options(root.path()) };
     assert!(matches!(HandlerTree::load(&options), Err(LoadError::UnknownEncoding { .. })));
 }
 
 #[test]
 fn missing_root_is_a_load_error() {
-    let root = TempDir::new("gone");
+    let root = TempTree::empty("gone");
     let options = options(&root.path().join("does-not-exist"));
     assert!(matches!(HandlerTree::load(&options), Err(LoadError::Root { .. })));
 }

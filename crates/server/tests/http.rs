@@ -6,14 +6,13 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wshd_server::{Config, Handler, HttpConfig, Router, Server, WebSocket};
+use wshd_testkit::files::TempTree;
 
 /// Generous bound for anything that should happen "soon"; tests never assert speed.
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -32,46 +31,28 @@ impl Handler for Echo {
 /// A fresh directory, removed on drop: `<tmp>/root` is the document root, and
 /// `<tmp>/secret.txt` lies outside it.
 struct Tree {
-    base: PathBuf,
+    base: TempTree,
 }
 
 impl Tree {
     fn new() -> Tree {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let base = std::env::temp_dir().join(format!(
-            "wshd-http-test-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&base);
-        std::fs::create_dir_all(base.join("root")).unwrap();
-        std::fs::write(base.join("secret.txt"), "TOP SECRET").unwrap();
+        let base = TempTree::new("http", &[("secret.txt", "TOP SECRET")]);
+        std::fs::create_dir_all(base.path().join("root")).unwrap();
         Tree { base }
     }
 
     fn root(&self) -> PathBuf {
-        self.base.join("root")
+        self.base.path().join("root")
     }
 
     /// Writes `root/<rel>` (parents created).
     fn file(&self, rel: &str, contents: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.root().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path
+        self.base.write(&format!("root/{rel}"), contents)
     }
 
     /// Writes an executable `root/<rel>`.
     fn script(&self, rel: &str, contents: &str) -> PathBuf {
-        let path = self.file(rel, contents);
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        path
-    }
-}
-
-impl Drop for Tree {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.base);
+        self.base.write_executable(&format!("root/{rel}"), contents)
     }
 }
 
@@ -377,12 +358,13 @@ async fn symlinks_out_of_the_root_are_403_and_inside_it_are_followed() {
     let tree = Tree::new();
     tree.file("real/inside.txt", "inside");
     let root = tree.root();
-    std::os::unix::fs::symlink(tree.base.join("secret.txt"), root.join("out.txt")).unwrap();
-    std::os::unix::fs::symlink(&tree.base, root.join("outdir")).unwrap();
+    std::os::unix::fs::symlink(tree.base.path().join("secret.txt"), root.join("out.txt")).unwrap();
+    std::os::unix::fs::symlink(tree.base.path(), root.join("outdir")).unwrap();
     std::os::unix::fs::symlink("real/inside.txt", root.join("in.txt")).unwrap();
     std::os::unix::fs::symlink("real", root.join("indir")).unwrap();
     std::fs::create_dir_all(root.join("idx")).unwrap();
-    std::os::unix::fs::symlink(tree.base.join("secret.txt"), root.join("idx/index.html")).unwrap();
+    std::os::unix::fs::symlink(tree.base.path().join("secret.txt"), root.join("idx/index.html"))
+        .unwrap();
     let addr = start(http_config(&tree)).await;
     for target in ["/out.txt", "/outdir/secret.txt", "/outdir/", "/idx/"] {
         let r = fetch(addr, get(target)).await;
@@ -640,7 +622,7 @@ async fn a_non_executable_file_under_a_cgi_path_is_served_as_static() {
 #[tokio::test]
 async fn a_cgi_script_past_its_timeout_is_killed_and_reaped() {
     let tree = Tree::new();
-    let pid_file = tree.base.join("pid");
+    let pid_file = tree.base.path().join("pid");
     tree.script(
         "cgi-bin/slow",
         &format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n", pid_file.display()),

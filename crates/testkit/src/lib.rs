@@ -3,17 +3,22 @@
 //! through the same oracle that found it ([`replay`]).
 //!
 //! An oracle drives the sans-I/O core with its input and panics on any outcome the core's
-//! documentation does not promise. Beside the oracles are test doubles the crates' tests
-//! share: [`line_framing`] (a second wire format), [`wire`] (frames built and split by
-//! hand), [`alloc`] (a counting allocator). This crate is for tests only: nothing in the server depends
-//! on it outside its tests.
+//! documentation does not promise. Beside the oracles is what the crates' tests share:
+//! [`line_framing`] (a test double of a second wire format), [`wire`] (frames built and
+//! split by hand), [`raw_client`] (a client that writes and reads exact bytes),
+//! [`process`] (a server binary run for a test), [`files`] (scratch directories) and
+//! [`alloc`] (a counting allocator). This crate is for tests only: nothing depends on it
+//! outside tests and fuzz targets.
 
 pub mod alloc;
 pub mod connection_ops;
 pub mod extensions_header;
+pub mod files;
 pub mod frame_reader;
 pub mod handshake_request;
 pub mod line_framing;
+pub mod process;
+pub mod raw_client;
 pub mod wire;
 
 use wshd_proto::Role;

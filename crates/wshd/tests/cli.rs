@@ -3,19 +3,13 @@
 //! the connection monitor) and SIGTERM's graceful shutdown. Every server listens on
 //! 127.0.0.1:0.
 
-mod raw_client;
-
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
-use raw_client::Raw;
-
-/// Generous bound for anything that should happen "soon"; tests never assert speed.
-const PATIENCE: Duration = Duration::from_secs(20);
+use wshd_testkit::files::TempTree;
+use wshd_testkit::process::{ServerProcess as Wshd, wait_for};
+use wshd_testkit::raw_client::{self, Raw};
 
 fn wshd() -> Command {
     Command::new(env!("CARGO_BIN_EXE_wshd"))
@@ -23,103 +17,6 @@ fn wshd() -> Command {
 
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/handlers").canonicalize().unwrap()
-}
-
-/// A scratch directory removed when dropped.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("wshd-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A running `wshd` whose stderr is collected; killed when dropped.
-struct Wshd {
-    child: Child,
-    addr: SocketAddr,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Wshd {
-    fn start(command: &mut Command) -> Wshd {
-        let mut child =
-            command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("wshd starts");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let sink = stderr.clone();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while err.read_line(&mut line).unwrap_or(0) > 0 {
-                sink.lock().unwrap().push_str(&line);
-                line.clear();
-            }
-        });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let _ = child.kill();
-            let _ = child.wait();
-            std::thread::sleep(Duration::from_millis(200));
-            panic!("no address line; stderr: {}", stderr.lock().unwrap());
-        };
-        Wshd { child, addr: addr.parse().unwrap(), stderr }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Waits until stderr contains `needle`.
-    fn wait_for_stderr(&self, needle: &str) -> String {
-        wait_for(|| {
-            let s = self.stderr();
-            s.contains(needle).then_some(s)
-        })
-        .unwrap_or_else(|| panic!("stderr never contained {needle:?}: {}", self.stderr()))
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status();
-        assert!(status.unwrap().success());
-    }
-
-    fn wait_exit(&mut self) -> ExitStatus {
-        wait_for(|| self.child.try_wait().unwrap()).expect("wshd exits")
-    }
-}
-
-impl Drop for Wshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for<T>(mut f: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    while start.elapsed() < PATIENCE {
-        if let Some(v) = f() {
-            return Some(v);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 /// Opens `path` with a WebSocket handshake; returns the status code and the client.
@@ -134,12 +31,12 @@ fn run(command: &mut Command) -> Output {
 
 #[test]
 fn config_file_values_apply_and_the_command_line_wins() {
-    let cwd = Dir::new("config-cwd");
-    let root = Dir::new("config-root");
+    let cwd = TempTree::empty("config-cwd");
+    let root = TempTree::empty("config-root");
     // Port 1 cannot be bound by a test: wshd starting at all shows -p 0 won over it.
     cwd.write(
         "wshd.ini",
-        &format!(
+        format!(
             "; pywebsocket-style configuration\n[pywebsocket]\nserver_host = 127.0.0.1\n\
              port = 1\nWebsock_Handlers = {}\nlog-level = info\nlog_file = wshd.log\n\
              allow_handlers_outside_root_dir = True\n",
@@ -147,7 +44,7 @@ fn config_file_values_apply_and_the_command_line_wins() {
         ),
     );
     // The config file is relative to where wshd starts; the log file to the document root.
-    let w = Wshd::start(
+    let w = Wshd::spawn_capturing(
         wshd().current_dir(&cwd.0).args(["--config", "wshd.ini", "-p", "0", "-d"]).arg(&root.0),
     );
     let (status, _) = open_ws(w.addr, "/no_such_handler");
@@ -168,7 +65,7 @@ fn config_file_values_apply_and_the_command_line_wins() {
 
 #[test]
 fn config_file_errors_exit_2_with_a_message() {
-    let dir = Dir::new("config-bad");
+    let dir = TempTree::empty("config-bad");
     let no_section = dir.write("a.ini", "[server]\nport = 0\n");
     let out = run(wshd().arg("--config").arg(&no_section));
     assert_eq!(out.status.code(), Some(2));
@@ -192,7 +89,7 @@ fn config_file_errors_exit_2_with_a_message() {
 
 #[test]
 fn underscore_spellings_and_prefixes_are_accepted() {
-    let w = Wshd::start(
+    let w = Wshd::spawn_capturing(
         wshd()
             .args(["--server_host", "127.0.0.1", "--po", "0", "--websock_handlers"])
             .arg(examples())
@@ -232,12 +129,14 @@ fn help_and_version() {
 
 #[test]
 fn obsolete_options_warn_and_run() {
-    let w = Wshd::start(wshd().args(["-H", "127.0.0.1", "-p", "0", "-w"]).arg(examples()).args([
-        "--allow_draft75",
-        "--strict",
-        "--tls-module",
-        "ssl",
-    ]));
+    let w = Wshd::spawn_capturing(
+        wshd().args(["-H", "127.0.0.1", "-p", "0", "-w"]).arg(examples()).args([
+            "--allow_draft75",
+            "--strict",
+            "--tls-module",
+            "ssl",
+        ]),
+    );
     let err = w.wait_for_stderr("--tls-module is obsolete");
     assert!(err.contains("[WARNING] wshd: --allow-draft75 is obsolete and ignored"), "{err}");
     assert!(err.contains("--strict is obsolete"), "{err}");
@@ -246,7 +145,7 @@ fn obsolete_options_warn_and_run() {
 
 #[test]
 fn python_logging_reaches_the_log_at_its_level() {
-    let root = Dir::new("pylog");
+    let root = TempTree::empty("pylog");
     root.write(
         "log_wsh.py",
         "import logging\n\
@@ -256,7 +155,7 @@ fn python_logging_reaches_the_log_at_its_level() {
          \x20   logging.getLogger('handler.test').debug('debug from python')\n\
          \x20   logging.getLogger('handler.test').critical('critical from python')\n",
     );
-    let w = Wshd::start(
+    let w = Wshd::spawn_capturing(
         wshd().args(["-H", "127.0.0.1", "-p", "0", "--log-level", "info", "-d"]).arg(&root.0),
     );
     let (status, mut c) = open_ws(w.addr, "/log");
@@ -270,8 +169,8 @@ fn python_logging_reaches_the_log_at_its_level() {
 
 #[test]
 fn log_file_rotates_by_size_keeping_log_count_backups() {
-    let root = Dir::new("rotate");
-    let w = Wshd::start(
+    let root = TempTree::empty("rotate");
+    let w = Wshd::spawn_capturing(
         wshd()
             .args(["-H", "127.0.0.1", "-p", "0", "--log-level", "info", "-d"])
             .arg(&root.0)
@@ -293,19 +192,21 @@ fn log_file_rotates_by_size_keeping_log_count_backups() {
 
 #[test]
 fn the_monitor_logs_open_connections() {
-    let w = Wshd::start(wshd().args(["-H", "127.0.0.1", "-p", "0", "-w"]).arg(examples()).args([
-        "--log-level",
-        "info",
-        "--thread-monitor-interval-in-sec",
-        "1",
-    ]));
+    let w = Wshd::spawn_capturing(
+        wshd().args(["-H", "127.0.0.1", "-p", "0", "-w"]).arg(examples()).args([
+            "--log-level",
+            "info",
+            "--thread-monitor-interval-in-sec",
+            "1",
+        ]),
+    );
     let (_, _c) = open_ws(w.addr, "/echo");
     w.wait_for_stderr("[INFO] wshd::monitor: 1 open WebSocket connections");
 }
 
 #[test]
 fn sigterm_closes_open_websockets_with_1001_and_exits_0() {
-    let mut w = Wshd::start(
+    let mut w = Wshd::spawn_capturing(
         wshd().args(["-H", "127.0.0.1", "-p", "0", "--log-level", "info", "-w"]).arg(examples()),
     );
     // The example echo handler's thread is blocked in receive_message.
@@ -325,14 +226,14 @@ fn sigterm_closes_open_websockets_with_1001_and_exits_0() {
 
 #[test]
 fn sigint_reaches_a_python_handler_that_is_not_receiving() {
-    let root = Dir::new("sleeper");
+    let root = TempTree::empty("sleeper");
     root.write(
         "sleep_wsh.py",
         "import time\n\
          def web_socket_do_extra_handshake(request):\n    pass\n\
          def web_socket_transfer_data(request):\n    time.sleep(60)\n",
     );
-    let mut w = Wshd::start(
+    let mut w = Wshd::spawn_capturing(
         wshd().args(["-H", "127.0.0.1", "-p", "0", "--shutdown-timeout", "0.5", "-d"]).arg(&root.0),
     );
     let (status, mut c) = open_ws(w.addr, "/sleep");
@@ -346,7 +247,7 @@ fn sigint_reaches_a_python_handler_that_is_not_receiving() {
 
 #[test]
 fn processes_share_the_port_and_stop_together() {
-    let root = Dir::new("processes");
+    let root = TempTree::empty("processes");
     root.write(
         "pid_wsh.py",
         "import os\n\
@@ -355,7 +256,7 @@ fn processes_share_the_port_and_stop_together() {
              request.ws_stream.send_message(str(os.getpid()))\n    \
              request.ws_stream.receive_message()\n",
     );
-    let mut w = Wshd::start(
+    let mut w = Wshd::spawn_capturing(
         wshd().args(["-H", "127.0.0.1", "-p", "0", "--processes", "3", "-w"]).arg(&root.0),
     );
     // The kernel spreads connections over the processes by their addresses: 40 are
@@ -390,14 +291,14 @@ fn processes_share_the_port_and_stop_together() {
 /// handler.
 #[test]
 fn handler_refusals_are_logged_at_warning() {
-    let root = Dir::new("refusal-log");
+    let root = TempTree::empty("refusal-log");
     root.write(
         "raises_wsh.py",
         "def web_socket_do_extra_handshake(request):\n\
          \x20   raise ValueError('no entry for this test')\n\
          def web_socket_transfer_data(request):\n    pass\n",
     );
-    let w = Wshd::start(wshd().args(["-H", "127.0.0.1", "-p", "0", "-d"]).arg(&root.0));
+    let w = Wshd::spawn_capturing(wshd().args(["-H", "127.0.0.1", "-p", "0", "-d"]).arg(&root.0));
     assert_eq!(open_ws(w.addr, "/raises").0, 403);
     // The server's line is written after the handler's, and stderr arrives line by line:
     // wait for the later one.

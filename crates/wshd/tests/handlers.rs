@@ -3,8 +3,6 @@
 //! semantics docs/compatibility.md describes ("When a handler ends"). Raw sockets check
 //! exact bytes.
 
-mod handler_tree;
-mod raw_client;
 mod wshd_process;
 
 use std::io::{Read, Write};
@@ -12,13 +10,13 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use handler_tree::Tree;
-use raw_client::Raw;
 use wshd_process::Wshd;
+use wshd_testkit::files::TempTree as Tree;
+use wshd_testkit::raw_client::Raw;
 
 /// `wshd` on the handler tree `handlers`, with `extra` options.
 fn start_with(handlers: &Path, extra: &[&str]) -> Wshd {
-    let mut command = Wshd::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
+    let mut command = wshd_process::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
     Wshd::spawn(command.arg(handlers).args(extra))
 }
 

@@ -7,44 +7,35 @@ mod wshd_process;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use wshd_process::Wshd;
+use wshd_testkit::files::TempTree;
 
 /// A document root with a handler, a file and a CGI script; removed when dropped.
-struct Root(PathBuf);
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+type Root = TempTree;
 
 fn root(name: &str) -> Root {
-    let dir = std::env::temp_dir().join(format!("wshd-http-bin-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("cgi-bin")).unwrap();
-    std::fs::write(
-        dir.join("echo_wsh.py"),
-        "def web_socket_do_extra_handshake(request):\n    pass\n\n\
-         def web_socket_transfer_data(request):\n    request.ws_stream.receive_message()\n",
-    )
-    .unwrap();
-    std::fs::write(dir.join("page.html"), "<p>page</p>").unwrap();
-    let script = dir.join("cgi-bin/hi.sh");
-    std::fs::write(
-        &script,
+    let root = TempTree::new(
+        name,
+        &[
+            (
+                "echo_wsh.py",
+                "def web_socket_do_extra_handshake(request):\n    pass\n\n\
+                 def web_socket_transfer_data(request):\n    request.ws_stream.receive_message()\n",
+            ),
+            ("page.html", "<p>page</p>"),
+        ],
+    );
+    root.write_executable(
+        "cgi-bin/hi.sh",
         "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nhi %s' \"$REMOTE_USER\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    Root(dir)
+    );
+    root
 }
 
 fn start(root: &Root, extra: &[&str]) -> Wshd {
-    let mut command = Wshd::command(["-H", "127.0.0.1", "-p", "0", "-d"]);
+    let mut command = wshd_process::command(["-H", "127.0.0.1", "-p", "0", "-d"]);
     Wshd::spawn(command.arg(&root.0).args(extra))
 }
 

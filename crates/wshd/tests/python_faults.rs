@@ -3,8 +3,6 @@
 //! shutdown that never waits on a handler thread, and extra handshakes that cannot starve
 //! other clients. Each runs `wshd` as a separate process on 127.0.0.1:0.
 
-mod handler_tree;
-mod raw_client;
 mod wshd_process;
 
 use std::io::{Read, Write};
@@ -12,12 +10,12 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use handler_tree::Tree;
-use raw_client::Raw;
 use wshd_process::Wshd;
+use wshd_testkit::files::TempTree as Tree;
+use wshd_testkit::raw_client::Raw;
 
 fn start(tree: &Tree, extra: &[&str]) -> Wshd {
-    let mut command = Wshd::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
+    let mut command = wshd_process::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
     Wshd::spawn(command.arg(&tree.0).args(extra))
 }
 
@@ -189,7 +187,7 @@ fn handshake(path: &str) -> Vec<u8> {
 fn extra_handshakes_waiting_on_their_clients_starve_neither_handshakes_nor_files() {
     let tree = Tree::new("wait_read", &[("wait_read_wsh.py", WAIT_READ), ("echo_wsh.py", ECHO)]);
     std::fs::write(tree.0.join("page.txt"), "a static file\n").unwrap();
-    let mut command = Wshd::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
+    let mut command = wshd_process::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
     let wshd = Wshd::spawn(command.arg(&tree.0).arg("-d").arg(&tree.0));
     // More waiting hooks than tokio's blocking pool has threads (512).
     let waiting: Vec<TcpStream> = (0..520)

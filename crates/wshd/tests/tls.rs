@@ -9,7 +9,7 @@ mod pki;
 mod wshd_process;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use pki::{Ca, Leaf};
 use wshd_process::Wshd;
 use wshd_server::Message;
 use wshd_server::client::{ClientConfig, ClientTls, connect};
+use wshd_testkit::files::TempTree;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -32,32 +33,29 @@ def web_socket_transfer_data(request):
 
 /// A document root holding the handlers, the server's certificate and key, and the CA.
 struct Root {
-    dir: PathBuf,
+    dir: TempTree,
     ca: Ca,
 }
 
 impl Root {
     fn new(name: &str) -> Root {
-        let dir = std::env::temp_dir().join(format!("wshd-tls-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("certs")).unwrap();
-        std::fs::write(dir.join("https_wsh.py"), HTTPS_WSH).unwrap();
         let echo =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/handlers/echo_wsh.py");
-        std::fs::copy(echo, dir.join("echo_wsh.py")).unwrap();
+        let echo = std::fs::read_to_string(echo).unwrap();
         let ca = Ca::new("wshd e2e CA");
         let server = ca.server();
-        std::fs::write(dir.join("certs/cert.pem"), &server.cert_pem).unwrap();
-        std::fs::write(dir.join("certs/key.pem"), &server.key_pem).unwrap();
-        std::fs::write(dir.join("certs/ca.pem"), ca.pem()).unwrap();
-        std::fs::write(dir.join("certs/garbage.pem"), "this is not PEM\n").unwrap();
+        let dir = TempTree::new(
+            name,
+            &[
+                ("https_wsh.py", HTTPS_WSH),
+                ("echo_wsh.py", &echo),
+                ("certs/cert.pem", &server.cert_pem),
+                ("certs/key.pem", &server.key_pem),
+                ("certs/ca.pem", &ca.pem()),
+                ("certs/garbage.pem", "this is not PEM\n"),
+            ],
+        );
         Root { dir, ca }
-    }
-}
-
-impl Drop for Root {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -67,14 +65,14 @@ fn start(root: &Path, extra: &[&str]) -> Wshd {
 }
 
 fn wshd(root: &Path, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wshd"));
-    cmd.args(["-H", "127.0.0.1", "-p", "0", "-d"]).arg(root).args(["-w", "."]).args(extra);
+    let mut cmd = wshd_process::command(["-H", "127.0.0.1", "-p", "0", "-d"]);
+    cmd.arg(root).args(["-w", "."]).args(extra);
     cmd
 }
 
 /// Runs `wshd` with `extra` options expecting it to refuse them; returns its stderr.
 fn refused(root: &Path, extra: &[&str]) -> String {
-    let out = wshd(root, extra).stdin(Stdio::null()).output().unwrap();
+    let out = wshd(root, extra).stdin(Stdio::null()).stderr(Stdio::piped()).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "{extra:?} was not refused with 1: {stderr}");
     assert!(out.stdout.is_empty(), "{extra:?} started listening");
@@ -100,7 +98,7 @@ async fn https(addr: SocketAddr, config: &ClientConfig) -> Result<String, wshd_s
 async fn python_handler_sees_is_https_over_tls_with_a_required_client_certificate() {
     let root = Root::new("client-auth");
     let server = start(
-        &root.dir,
+        root.dir.path(),
         &[
             "-t",
             "-k",
@@ -125,7 +123,7 @@ async fn python_handler_sees_is_https_over_tls_with_a_required_client_certificat
 #[tokio::test]
 async fn python_handler_sends_messages_larger_than_the_tls_buffer() {
     let root = Root::new("large");
-    let server = start(&root.dir, &["-t", "-k", "certs/key.pem", "-c", "certs/cert.pem"]);
+    let server = start(root.dir.path(), &["-t", "-k", "certs/key.pem", "-c", "certs/cert.pem"]);
     let host = format!("localhost:{}", server.addr.port());
     let config = client(&root.ca, None);
     let (mut ws, _) = connect(server.addr, Some(&host), "/echo", &config).await.unwrap();
@@ -143,7 +141,7 @@ async fn python_handler_sends_messages_larger_than_the_tls_buffer() {
 async fn optional_client_certificate_and_the_legacy_ca_option() {
     let root = Root::new("optional");
     let server = start(
-        &root.dir,
+        root.dir.path(),
         &[
             "--tls",
             "--private_key",
@@ -164,7 +162,7 @@ async fn optional_client_certificate_and_the_legacy_ca_option() {
 #[tokio::test]
 async fn plain_server_reports_is_https_false() {
     let root = Root::new("plain");
-    let server = start(&root.dir, &[]);
+    let server = start(root.dir.path(), &[]);
     let config = ClientConfig { handshake_timeout: PATIENCE, ..ClientConfig::default() };
     assert_eq!(https(server.addr, &config).await.unwrap(), "is_https=False");
 }
@@ -172,7 +170,7 @@ async fn plain_server_reports_is_https_false() {
 #[test]
 fn invalid_tls_option_combinations_exit_1_with_a_message() {
     let root = Root::new("options");
-    let d = &root.dir;
+    let d = root.dir.path();
     let e = refused(d, &["-t"]);
     assert!(e.contains("--private-key") && e.contains("--certificate"), "{e}");
     let e = refused(d, &["-t", "-k", "certs/key.pem"]);
@@ -189,7 +187,7 @@ fn invalid_tls_option_combinations_exit_1_with_a_message() {
 #[test]
 fn unreadable_or_invalid_pem_files_are_named() {
     let root = Root::new("pem");
-    let d = &root.dir;
+    let d = root.dir.path();
     let e = refused(d, &["-t", "-k", "certs/key.pem", "-c", "certs/missing.pem"]);
     assert!(e.contains("certs/missing.pem"), "{e}");
     let e = refused(d, &["-t", "-k", "certs/garbage.pem", "-c", "certs/cert.pem"]);

@@ -1,16 +1,15 @@
-//! A WebSocket client for the binary's tests that writes and reads exact bytes: a
-//! handshake with a fixed key, masked frames out, server frames in (both built and split
-//! by `wshd_testkit::wire`). Shared by
-//! the test files of this crate; not every file uses every method.
-#![allow(dead_code)]
+//! A blocking WebSocket client for tests that writes and reads exact bytes: a handshake
+//! with a fixed key, masked frames out and server frames in (both by [`crate::wire`]),
+//! and the raw bytes around them. Not a client library: it checks nothing it reads.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use wshd_testkit::wire;
+use crate::wire;
 
 /// A connection and the bytes read from it but not consumed yet.
+#[derive(Debug)]
 pub struct Raw {
     s: TcpStream,
     buf: Vec<u8>,
@@ -32,6 +31,8 @@ impl Raw {
         (raw, head)
     }
 
+    /// Reads once (waiting up to the read timeout) into the unconsumed bytes; returns how
+    /// many arrived, 0 at the end of the stream or on a timeout.
     pub fn fill(&mut self) -> usize {
         let mut chunk = [0u8; 4096];
         let n = self.s.read(&mut chunk).unwrap_or(0);
@@ -39,6 +40,8 @@ impl Raw {
         n
     }
 
+    /// The response head, up to and including its blank line; at the end of the stream
+    /// before one, whatever arrived.
     pub fn head(&mut self) -> String {
         loop {
             if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
