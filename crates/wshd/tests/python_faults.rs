@@ -81,7 +81,9 @@ fn descriptors_are_released_when_connections_end_not_when_python_collects() {
         c.join().unwrap();
     }
     // Every client saw its connection end; the server's descriptors went with them.
+    let ended = Instant::now();
     let settled = within(Duration::from_secs(1), || descriptors(pid) <= idle);
+    eprintln!("2,000 connections closed: descriptors back to {idle} after {:?}", ended.elapsed());
     assert!(
         settled,
         "{} descriptors open after 2,000 connections, {idle} before",
@@ -150,6 +152,7 @@ fn sigterm_with_handlers_blocked_on_clients_that_do_not_read_exits_in_time() {
     // Let every handler fill its socket's buffers and block.
     std::thread::sleep(Duration::from_millis(500));
     let took = terminate(&mut wshd, SHUTDOWN + CLOSE + SLACK);
+    eprintln!("SIGTERM with 50 handlers blocked on non-readers: exited after {took:?}");
     assert!(took.is_some(), "wshd still running {:?} after SIGTERM", SHUTDOWN + CLOSE + SLACK);
     drop(clients);
 }
@@ -164,6 +167,7 @@ fn sigterm_with_an_extra_handshake_that_never_returns_exits_in_time() {
     let (_c, head) = Raw::open(wshd.addr, "/echo", "");
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
     let took = terminate(&mut wshd, SHUTDOWN + CLOSE + SLACK);
+    eprintln!("SIGTERM with an extra handshake looping: exited after {took:?}");
     assert!(took.is_some(), "wshd still running {:?} after SIGTERM", SHUTDOWN + CLOSE + SLACK);
 }
 
@@ -201,14 +205,22 @@ fn extra_handshakes_waiting_on_their_clients_starve_neither_handshakes_nor_files
     let pid = wshd.child.id();
     let all_waiting = within(Duration::from_secs(20), || threads(pid) >= 520);
     assert!(all_waiting, "only {} threads for 520 waiting hooks", threads(pid));
+    let asked = Instant::now();
     let (_c, head) = Raw::open(wshd.addr, "/echo", "");
+    let handshake_took = asked.elapsed();
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    let asked = Instant::now();
     let mut file = TcpStream::connect(wshd.addr).unwrap();
     file.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     file.write_all(b"GET /page.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut answer = String::new();
     file.read_to_string(&mut answer).expect("the static file is answered");
+    eprintln!(
+        "520 extra handshakes waiting: a handshake answered in {handshake_took:?}, a static \
+         file in {:?}",
+        asked.elapsed()
+    );
     assert!(answer.starts_with("HTTP/1.1 200 ") && answer.ends_with("a static file\n"), "{answer}");
     drop(waiting);
 }
