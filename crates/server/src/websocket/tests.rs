@@ -1,6 +1,7 @@
 //! Unit tests of the async shell ([`super::WebSocket`]) over a loopback TCP pair, the
 //! client a core driven by hand: receiving in both modes and switching between them
-//! mid-message, the passive close, a violation, and sends after the end.
+//! mid-message, the passive close, a violation, sends after the end, an unanswered close,
+//! and a connection of another framing (the framing seam's test double).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,21 +49,21 @@ impl Client {
 
 /// A server-side shell (no handler: the passive close echoes the peer's code) and its client.
 async fn pair() -> (WebSocket, Client) {
+    let (ws, socket) = shell_with(Connection::server(Limits::default())).await;
+    let client =
+        Client { conn: Connection::client(Limits::default(), Box::new(FixedMask)), socket };
+    (ws, client)
+}
+
+/// The shell driving `conn` over one end of a loopback pair; the other end.
+async fn shell_with(conn: Connection) -> (WebSocket, TcpStream) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let socket = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
     let (server, peer) = listener.accept().await.unwrap();
     let timing = Timing { linger: Duration::from_millis(100), write_high_water: 64 * 1024 };
     let info = Info::new("/test".into(), None, None, None, peer);
-    let ws = WebSocket::new(
-        Transport::Tcp(server),
-        Connection::server(Limits::default()),
-        info,
-        Arc::new(timing),
-        None,
-    );
-    let client =
-        Client { conn: Connection::client(Limits::default(), Box::new(FixedMask)), socket };
-    (ws, client)
+    let ws = WebSocket::new(Transport::Tcp(server), conn, info, Arc::new(timing), None);
+    (ws, socket)
 }
 
 fn piece(data: &[u8], fin: bool) -> Frame {
@@ -161,4 +162,29 @@ async fn a_close_left_unanswered_times_out_with_a_warning_and_the_frame_still_we
         log.contains("WARN") && log.contains("did not answer our close frame"),
         "the log says why the connection ended: {log:?}"
     );
+}
+
+/// The framing seam through the async shell: a connection over the line format of
+/// `wshd_testkit::line_framing` (a test double, nothing like RFC 6455 on the wire) is
+/// driven by the same shell, unchanged.
+#[tokio::test]
+async fn the_shell_drives_a_connection_of_another_framing_unchanged() {
+    use wshd_proto::Role;
+    use wshd_testkit::line_framing::{CLOSE, LineFraming, PING};
+
+    let limits = Limits::default();
+    let conn = Connection::with_framing(Role::Server, limits, Box::new(LineFraming::new(limits)));
+    let (mut ws, mut socket) = shell_with(conn).await;
+    socket.write_all(b"hel").await.unwrap();
+    socket.write_all(b"lo\n").await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), Some(Message::Text("hello".into())));
+    ws.send_text("back").await.unwrap();
+    let refused = ws.send_binary(b"\x00").await;
+    assert!(matches!(refused, Err(Error::Usage(UsageError::NotInFraming(_)))), "{refused:?}");
+    socket.write_all(&[PING, b'p', b'\n', CLOSE]).await.unwrap();
+    // The close carries no status on this wire; the shell answers it and ends TCP.
+    assert_eq!(ws.recv().await.unwrap(), None);
+    let mut wire = Vec::new();
+    tokio::time::timeout(PATIENCE, socket.read_to_end(&mut wire)).await.unwrap().unwrap();
+    assert_eq!(wire, b"back\n\x11p\n\x04");
 }
