@@ -6,12 +6,14 @@
 //! documentation does not promise. Beside the oracles is what the crates' tests share:
 //! [`line_framing`] (a test double of a second wire format), [`wire`] (frames built and
 //! split by hand), [`raw_client`] (a client that writes and reads exact bytes),
+//! [`core_client`] (a client core driven by hand over a socket),
 //! [`process`] (a server binary run for a test), [`files`] (scratch directories) and
 //! [`alloc`] (a counting allocator). This crate is for tests only: nothing depends on it
 //! outside tests and fuzz targets.
 
 pub mod alloc;
 pub mod connection_ops;
+pub mod core_client;
 pub mod extensions_header;
 pub mod files;
 pub mod frame_reader;

@@ -3,7 +3,7 @@
 //! They pin pywebsocket's bookkeeping on the request, its passive closing handshake and
 //! its exceptions, which the end-to-end suites only reach through whole handlers.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,49 +12,16 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use wshd_proto::{Connection, Event, Limits, MessageKind};
 use wshd_server::blocking::{BlockingWebSocket, TcpByteStream};
-use wshd_testkit::wire::FixedMask;
+use wshd_testkit::core_client::CoreClient;
 
 use super::Stream;
 use crate::driver::Driver;
 
-/// Longest a test waits for bytes that should come at once: a hang fails, a slow machine
-/// does not.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// The client's side of the pair: a core over a blocking socket.
-struct Client {
-    conn: Connection,
-    socket: TcpStream,
-}
-
-impl Client {
-    fn send(&mut self, build: impl FnOnce(&mut Connection)) {
-        build(&mut self.conn);
-        self.socket.write_all(self.conn.data_to_send()).unwrap();
-        let n = self.conn.data_to_send().len();
-        self.conn.advance_sent(n);
-    }
-
-    fn next(&mut self) -> Option<Event> {
-        let mut buf = [0u8; 4096];
-        loop {
-            if let Some(event) = self.conn.next_event() {
-                return Some(event.expect("the server sends valid frames"));
-            }
-            match self.socket.read(&mut buf).expect("the server answers in time") {
-                0 => return None,
-                n => self.conn.receive_data(&buf[..n]),
-            }
-        }
-    }
-}
-
 /// A stream on a fresh connection, its request (a namespace with pywebsocket's flags),
 /// and the client. `passive` is the handler's `web_socket_passive_closing_handshake`.
-fn stream(py: Python<'_>, passive: Option<&str>) -> (Py<Stream>, Py<PyAny>, Client) {
+fn stream(py: Python<'_>, passive: Option<&str>) -> (Py<Stream>, Py<PyAny>, CoreClient) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    socket.set_read_timeout(Some(PATIENCE)).unwrap();
     let (server, peer) = listener.accept().unwrap();
     let shell = BlockingWebSocket::new(
         Box::new(TcpByteStream::new(server)),
@@ -76,8 +43,7 @@ fn stream(py: Python<'_>, passive: Option<&str>) -> (Py<Stream>, Py<PyAny>, Clie
     });
     let stream = Stream::new(Arc::new(Driver::new(shell)), request.clone().unbind(), passive);
     let stream = Py::new(py, stream).unwrap();
-    let client =
-        Client { conn: Connection::client(Limits::default(), Box::new(FixedMask)), socket };
+    let client = CoreClient::new(socket);
     (stream, request.unbind(), client)
 }
 
@@ -116,7 +82,7 @@ fn messages_arrive_as_str_and_bytes_with_their_opcodes() {
         );
         stream.call_method1("send_message", ("back",)).unwrap();
         assert_eq!(
-            client.next(),
+            client.next_event(),
             Some(Event::Data { kind: MessageKind::Text, data: b"back".to_vec(), fin: true })
         );
     });
@@ -135,7 +101,7 @@ fn the_peers_close_is_recorded_and_answered_by_the_passive_hook() {
         assert_eq!(attr(py, &request, "ws_close_reason").extract::<String>().unwrap(), "bye");
         assert!(attr(py, &request, "client_terminated").extract::<bool>().unwrap());
         assert!(attr(py, &request, "server_terminated").extract::<bool>().unwrap());
-        assert_eq!(client.next(), Some(Event::Close(Some((4001, "seen bye".into())))));
+        assert_eq!(client.next_event(), Some(Event::Close(Some((4001, "seen bye".into())))));
         // pywebsocket refuses to receive after the peer's close, and to send after ours.
         assert_eq!(raised(py, stream.call_method0("receive_message")), "BadOperationException");
         assert_eq!(
@@ -167,7 +133,7 @@ fn misuse_and_violations_raise_pywebsockets_exceptions() {
         frame.extend([0xc3 ^ 9, 0x28 ^ 8]);
         client.socket.write_all(&frame).unwrap();
         assert_eq!(raised(py, stream.call_method0("receive_message")), "InvalidUTF8Exception");
-        assert_eq!(client.next(), Some(Event::Close(Some((1007, String::new())))));
+        assert_eq!(client.next_event(), Some(Event::Close(Some((1007, String::new())))));
     });
 }
 
@@ -192,7 +158,7 @@ fn an_on_ping_handler_sees_pings_and_no_pong_is_sent_for_it() {
         // The next thing on the wire is the handler's own message: no pong went out.
         stream.call_method1("send_message", ("mine",)).unwrap();
         assert_eq!(
-            client.next(),
+            client.next_event(),
             Some(Event::Data { kind: MessageKind::Text, data: b"mine".to_vec(), fin: true })
         );
     });

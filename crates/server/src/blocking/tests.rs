@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wshd_proto::{CloseCode, CloseFrame, Connection, Event, Limits, MessageKind, State};
+use wshd_testkit::core_client::CoreClient;
 use wshd_testkit::wire::FixedMask;
 
 use super::{BlockingWebSocket, ByteStream, Received, TcpByteStream, WhenDone};
@@ -44,37 +45,7 @@ fn shell_over(server: TcpStream) -> BlockingWebSocket {
 }
 
 /// The client's side: a core driven over a blocking socket by hand.
-struct Client {
-    conn: Connection,
-    socket: TcpStream,
-}
-
-impl Client {
-    fn new(socket: TcpStream) -> Client {
-        socket.set_read_timeout(Some(PATIENCE)).unwrap();
-        Client { conn: Connection::client(Limits::default(), Box::new(FixedMask)), socket }
-    }
-
-    fn flush(&mut self) {
-        self.socket.write_all(self.conn.data_to_send()).unwrap();
-        let n = self.conn.data_to_send().len();
-        self.conn.advance_sent(n);
-    }
-
-    /// The next event, reading as needed; `None` at the end of the stream.
-    fn next(&mut self) -> Option<Event> {
-        let mut buf = [0u8; 4096];
-        loop {
-            if let Some(event) = self.conn.next_event() {
-                return Some(event.expect("the server sends valid frames"));
-            }
-            match self.socket.read(&mut buf).expect("the server answers within the patience") {
-                0 => return None,
-                n => self.conn.receive_data(&buf[..n]),
-            }
-        }
-    }
-}
+type Client = CoreClient;
 
 #[test]
 fn echoes_and_completes_the_closing_handshake_over_tcp() {
@@ -87,7 +58,7 @@ fn echoes_and_completes_the_closing_handshake_over_tcp() {
     // Fragments arrive as one message.
     assert_eq!(ws.receive(false, false).unwrap(), Received::Message(Message::Text("hello".into())));
     ws.send(MessageKind::Binary, &[7; 70_000], true).unwrap();
-    match client.next() {
+    match client.next_event() {
         Some(Event::Data { kind: MessageKind::Binary, data, fin: true }) => {
             assert!(data.len() == 70_000 && data.iter().all(|&b| b == 7), "a wrong echo");
         }
@@ -99,11 +70,11 @@ fn echoes_and_completes_the_closing_handshake_over_tcp() {
     client.flush();
     assert_eq!(ws.receive(false, false).unwrap(), Received::Close(close(4000, "bye")));
     ws.answer_close(Some(&close(4001, "ok"))).unwrap();
-    assert_eq!(client.next(), Some(Event::Pong(b"p".to_vec())));
-    assert_eq!(client.next(), Some(Event::Close(Some((4001, "ok".into())))));
+    assert_eq!(client.next_event(), Some(Event::Pong(b"p".to_vec())));
+    assert_eq!(client.next_event(), Some(Event::Close(Some((4001, "ok".into())))));
     assert_eq!(client.conn.state(), State::Closed);
     // The server closed TCP after the clean handshake.
-    assert_eq!(client.next(), None);
+    assert_eq!(client.next_event(), None);
     assert!(matches!(ws.receive(false, false), Err(crate::Error::Closed)));
 }
 
@@ -117,7 +88,7 @@ fn an_invalid_passive_answer_is_replaced_by_an_empty_close() {
     assert_eq!(ws.receive(false, false).unwrap(), Received::Close(close(1000, "")));
     // 1005 may not be sent: the core answers with an empty body instead.
     ws.answer_close(Some(&close(1005, ""))).unwrap();
-    assert_eq!(client.next(), Some(Event::Close(None)));
+    assert_eq!(client.next_event(), Some(Event::Close(None)));
 }
 
 #[test]
@@ -130,7 +101,7 @@ fn a_protocol_violation_fails_with_its_code() {
     let crate::Error::Protocol(e) = &err else { panic!("expected a protocol error, got {err}") };
     assert_eq!(ws.close_code_for(e), CloseCode::PROTOCOL_ERROR);
     let mut client = Client::new(client);
-    assert_eq!(client.next(), Some(Event::Close(Some((1002, String::new())))));
+    assert_eq!(client.next_event(), Some(Event::Close(Some((1002, String::new())))));
 }
 
 #[test]
@@ -142,11 +113,11 @@ fn finishing_after_the_handler_closes_with_its_code_and_waits_for_the_peer() {
         std::thread::spawn(move || ws.finish(WhenDone::Close(CloseCode::INTERNAL_ERROR)))
     };
     let mut client = Client::new(client);
-    assert_eq!(client.next(), Some(Event::Close(Some((1011, String::new())))));
+    assert_eq!(client.next_event(), Some(Event::Close(Some((1011, String::new())))));
     client.conn.close(Some(1011), "", Instant::now()).unwrap();
     client.flush();
     finisher.join().unwrap();
-    assert_eq!(client.next(), None);
+    assert_eq!(client.next_event(), None);
     assert_eq!(ws.state(), State::Closed);
 }
 
@@ -219,7 +190,10 @@ fn going_away_sends_1001_at_once_when_the_connection_is_free() {
     let ws = shell_over(server);
     ws.go_away();
     let mut client = Client::new(client);
-    assert_eq!(client.next(), Some(Event::Close(Some((1001, "server shutting down".into())))));
+    assert_eq!(
+        client.next_event(),
+        Some(Event::Close(Some((1001, "server shutting down".into()))))
+    );
     assert_eq!(ws.state(), State::CloseSent);
 }
 
@@ -411,7 +385,7 @@ fn a_close_left_unanswered_goes_out_and_ends_with_a_warning() {
         assert!(matches!(result, Err(crate::Error::Timeout)), "{result:?}");
     });
     // The close frame went out though it was never answered.
-    assert_eq!(client.next(), Some(Event::Close(Some((1000, "done".into())))));
+    assert_eq!(client.next_event(), Some(Event::Close(Some((1000, "done".into())))));
     assert!(
         log.contains("WARN") && log.contains("did not answer our close frame"),
         "the log says why the connection ended: {log:?}"
