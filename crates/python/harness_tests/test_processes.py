@@ -100,6 +100,24 @@ class ProcessHarnessTest(unittest.TestCase):
         self.assertRegex(text, r'\] \[WARNING\] wshd\.server\.accept: no WebSocket handler '
                                r'for this resource .*resource=/no-such-handler')
 
+    def test_keepalive_options_reach_the_server(self):
+        port = self.start([sys.executable, '-m', 'pywebsocket3.standalone'] +
+                          self.args('--ping-interval', '0.2', '--ping-timeout', '0.3'),
+                          'keepalive')
+        client = wsclient.Client(port, '/echo')
+        self.assertEqual(client.recv_frame(), (9, b''), 'a keepalive ping')
+        # Unanswered, the ping ends the connection with 1011.
+        self.assertEqual(client.recv_frame(), (8, b'\x03\xf3'))
+
+    def test_a_trusted_proxy_that_is_not_an_address_exits_1(self):
+        result = subprocess.run(
+            [sys.executable, '-m', 'pywebsocket3.standalone'] +
+            self.args('--trusted-proxy', 'proxy.example'),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+            timeout=30)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn('is not an IP address or network', result.stderr)
+
     def test_bad_tls_options_exit_1(self):
         result = subprocess.run(
             [sys.executable, '-m', 'pywebsocket3.standalone'] + self.args('--tls'),

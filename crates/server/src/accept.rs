@@ -67,7 +67,7 @@ async fn open(
     // Bytes read past the previous request of a kept-alive HTTP connection.
     let mut pending = Vec::new();
     let mut first = true;
-    let (request, leftover, handler) = loop {
+    let (request, leftover, handler, peer) = loop {
         let wait = if first { cfg.handshake_timeout } else { shared.http.idle_timeout() };
         let until = if first { deadline } else { tokio::time::Instant::now() + wait };
         let head = tokio::time::timeout_at(until, read_head(&mut io, pending, &shared)).await;
@@ -94,6 +94,9 @@ async fn open(
             deadline = tokio::time::Instant::now() + cfg.handshake_timeout;
         }
         first = false;
+        // Behind a trusted reverse proxy, the client it forwarded this request for (per
+        // request: a proxy reuses its connections to us for different clients).
+        let peer = client_of(&request, peer, cfg);
         // Basic auth comes before anything else, WebSocket or not (pywebsocket does so).
         if let Err(e) = shared.http.authorize(&request) {
             return refuse(&mut io, peer, &request.target.clone(), &e, &shared, Refuser::Server)
@@ -116,7 +119,7 @@ async fn open(
             }
         }
         if let Some(handler) = shared.router.find(&request.target).cloned() {
-            break (request, leftover, handler);
+            break (request, leftover, handler, peer);
         }
         if is_upgrade_request(&request) {
             tracing::warn!(%peer, resource = %request.target, "no WebSocket handler for this resource (a handler file missing, or one that failed to load?)");
@@ -338,4 +341,24 @@ async fn refuse<T>(
         linger_close(io, shared.config.linger_timeout).await;
     }
     None
+}
+
+/// The address a request is served as from: the TCP peer, or the client a trusted
+/// reverse proxy forwarded it for ([`crate::Config::trusted_proxies`]).
+fn client_of(
+    request: &wshd_proto::handshake::Request,
+    peer: SocketAddr,
+    cfg: &crate::Config,
+) -> SocketAddr {
+    if cfg.trusted_proxies.is_empty() {
+        return peer;
+    }
+    let trusted = |ip| cfg.trusted_proxies.iter().any(|p| p.contains(ip));
+    match wshd_proto::handshake::forwarded_client(&request.headers, peer, trusted) {
+        Some(client) => {
+            tracing::debug!(%peer, %client, "request forwarded by a trusted proxy");
+            client
+        }
+        None => peer,
+    }
 }

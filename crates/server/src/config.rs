@@ -34,6 +34,11 @@ pub struct Config {
     /// After a keepalive ping, fail the connection with 1011 if nothing arrives within
     /// this time (default 20 s). Only used when `ping_interval` is set.
     pub ping_timeout: Duration,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed: a
+    /// request from one of them is served as from the client it names (handlers, CGI's
+    /// `REMOTE_ADDR` and the log see that address). From anyone else the headers are
+    /// ignored. Default: none.
+    pub trusted_proxies: Vec<crate::TrustedProxy>,
     /// Unsent bytes at which [`crate::WebSocket::feed`] writes to the socket instead of
     /// only queueing (default 64 KiB).
     pub write_high_water: usize,
@@ -80,6 +85,7 @@ impl Default for Config {
             linger_timeout: Duration::from_secs(2),
             ping_interval: None,
             ping_timeout: Duration::from_secs(20),
+            trusted_proxies: Vec::new(),
             write_high_water: 64 * 1024,
             backlog: 1024,
             reuse_port: false,

@@ -26,6 +26,7 @@ mod shutdown;
 mod target;
 pub mod tls;
 mod transport;
+mod trusted_proxy;
 mod unwind;
 mod websocket;
 
@@ -38,5 +39,6 @@ pub use router::Router;
 /// The TLS library, for [`tls::TlsConfig::from_rustls`] and certificate types.
 pub use rustls;
 pub use shutdown::Shutdown;
+pub use trusted_proxy::TrustedProxy;
 pub use websocket::{DIRECT_SEND_MIN, Frame, Message, WebSocket};
 pub use wshd_proto::{CloseCode, CloseFrame, Limits, MessageKind};

@@ -158,6 +158,22 @@ pub struct Args {
     #[arg(long = "shutdown-timeout", visible_alias = "shutdown_timeout", default_value_t = 5.0,
           value_parser = parse_seconds)]
     pub shutdown_timeout: f64,
+    /// Send a WebSocket ping after this many seconds without anything from the peer, so
+    /// an idle connection outlives the idle timeouts of proxies and NATs on the way
+    /// (default: off; nginx and Apache time idle proxied connections out at 60 s).
+    #[arg(long = "ping-interval", visible_alias = "ping_interval", value_parser = parse_positive_seconds)]
+    pub ping_interval: Option<f64>,
+    /// After a keepalive ping, close the connection with 1011 if nothing arrives within
+    /// this many seconds (default 20; only with --ping-interval).
+    #[arg(long = "ping-timeout", visible_alias = "ping_timeout", default_value_t = 20.0,
+          value_parser = parse_positive_seconds)]
+    pub ping_timeout: f64,
+    /// A reverse proxy whose Forwarded / X-Forwarded-For headers name the client (an
+    /// address such as 127.0.0.1, or a network such as 10.0.0.0/8; repeat for several).
+    /// Handlers, CGI's REMOTE_ADDR and the log then see the client's address. The headers
+    /// of anyone else are ignored. Default: none.
+    #[arg(long = "trusted-proxy", visible_alias = "trusted_proxy", value_name = "ADDR[/BITS]")]
+    pub trusted_proxies: Vec<wshd_server::TrustedProxy>,
     /// Server processes sharing the port (SO_REUSEPORT), each with its own Python
     /// interpreter: Python handlers then use every core, and the connections of all of
     /// them together may exceed one process's file-descriptor limit.
@@ -183,6 +199,13 @@ pub struct Args {
     #[arg(long = "tls-module", visible_alias = "tls_module", hide = true,
           value_parser = ["ssl", "pyopenssl"])]
     pub tls_module: Option<String>,
+}
+
+fn parse_positive_seconds(s: &str) -> Result<f64, String> {
+    match parse_seconds(s)? {
+        v if v > 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a number of seconds above 0")),
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {

@@ -91,6 +91,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         backlog: args.queue,
         reuse_port: args.reuse_port || args.processes > 1,
         shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout),
+        ping_interval: args.ping_interval.map(Duration::from_secs_f64),
+        ping_timeout: Duration::from_secs_f64(args.ping_timeout),
+        trusted_proxies: args.trusted_proxies.clone(),
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -730,3 +730,40 @@ fn parameters_added_to_the_offer_are_answered() {
         "{head}"
     );
 }
+
+/// The client's address as a handler sees it (`request.connection.remote_addr`).
+const REMOTE: &str = "\
+def web_socket_do_extra_handshake(request):
+    pass
+def web_socket_transfer_data(request):
+    request.ws_stream.send_message(str(request.connection.remote_addr[0]))
+";
+
+/// `--trusted-proxy`: behind it, handlers see the client its X-Forwarded-For names; the
+/// header of anyone else is ignored.
+#[test]
+fn handlers_see_the_client_a_trusted_proxy_forwarded_for() {
+    let tree = Tree::new("remote", &[("remote_wsh.py", REMOTE)]);
+    let forwarded = "X-Forwarded-For: 198.51.100.4, 203.0.113.9\r\n";
+    let trusting = start_with(&tree.0, &["--trusted-proxy", "127.0.0.0/8"]);
+    let (mut c, head) = Raw::open(trusting.addr, "/remote", forwarded);
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(c.frame(), (0x81, b"203.0.113.9".to_vec()));
+    for extra in [&[][..], &["--trusted-proxy", "10.0.0.0/8"][..]] {
+        let wshd = start_with(&tree.0, extra);
+        let (mut c, _) = Raw::open(wshd.addr, "/remote", forwarded);
+        assert_eq!(c.frame(), (0x81, b"127.0.0.1".to_vec()), "with {extra:?}");
+    }
+}
+
+/// `--ping-interval`: an idle connection gets a ping; with no answer within
+/// `--ping-timeout` it is closed with 1011.
+#[test]
+fn idle_connections_are_pinged_and_closed_when_the_peer_stays_silent() {
+    let tree = tree("keepalive");
+    let wshd = start_with(&tree.0, &["--ping-interval", "0.2", "--ping-timeout", "0.3"]);
+    let (mut c, head) = Raw::open(wshd.addr, "/echo", "");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(c.frame(), (0x89, vec![]), "a keepalive ping");
+    assert_eq!(c.frame(), (0x88, vec![0x03, 0xf3]), "1011 after the ping went unanswered");
+}

@@ -36,6 +36,7 @@
 
 mod client;
 mod error;
+mod forwarded;
 mod head;
 mod headers;
 mod request;
@@ -47,6 +48,7 @@ pub use client::{
     validate_response,
 };
 pub use error::{HandshakeError, InvalidHeader};
+pub use forwarded::forwarded_client;
 pub use headers::{
     ExtensionOffer, HeaderSyntaxError, format_extensions, is_field_value, is_tchar, is_token,
     parse_extensions, parse_token_list,

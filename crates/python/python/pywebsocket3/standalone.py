@@ -126,6 +126,16 @@ def _build_option_parser():
     p.add_argument('--unsupported-frame-close-code', '--unsupported_frame_close_code',
                    dest='unsupported_frame_close_code', type=int, choices=[1002, 1003],
                    default=1002, help='close code for reserved bits or opcodes')
+    p.add_argument('--ping-interval', '--ping_interval', dest='ping_interval', type=float,
+                   default=None, help='seconds without input before a keepalive ping '
+                   '(default: off)')
+    p.add_argument('--ping-timeout', '--ping_timeout', dest='ping_timeout', type=float,
+                   default=20.0, help='seconds a keepalive ping waits for the peer '
+                   '(default 20)')
+    p.add_argument('--trusted-proxy', '--trusted_proxy', dest='trusted_proxies',
+                   action='append', default=[], metavar='ADDR[/BITS]',
+                   help='a reverse proxy whose Forwarded / X-Forwarded-For headers name '
+                   'the client (repeatable)')
     p.add_argument('--reuse-port', '--reuse_port', dest='reuse_port', action='store_true',
                    default=False, help='set SO_REUSEPORT on the listening sockets')
     p.add_argument('--strict-extra-headers', '--strict_extra_headers',
@@ -267,6 +277,9 @@ class WebSocketServer(object):
             unsupported_frame_close_code=getattr(options, 'unsupported_frame_close_code',
                                                  1002),
             strict_extra_headers=bool(getattr(options, 'strict_extra_headers', False)),
+            ping_interval=getattr(options, 'ping_interval', None),
+            ping_timeout=getattr(options, 'ping_timeout', 20.0),
+            trusted_proxies=list(getattr(options, 'trusted_proxies', None) or []),
             **_tls_settings(options))
         self._sockets = []
         for fd, _ in self._server.listening():

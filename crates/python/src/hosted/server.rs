@@ -94,7 +94,8 @@ impl HostedServer {
         basic_auth=None, certificate=None, private_key=None, client_auth="off",
         client_ca=None, validation_host=None, validation_port=None, backlog=128,
         reuse_port=false, shutdown_timeout=5.0, unsupported_frame_close_code=1002,
-        strict_extra_headers=false, threads=None,
+        strict_extra_headers=false, threads=None, ping_interval=None, ping_timeout=20.0,
+        trusted_proxies=Vec::new(),
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -120,6 +121,9 @@ impl HostedServer {
         unsupported_frame_close_code: u16,
         strict_extra_headers: bool,
         threads: Option<usize>,
+        ping_interval: Option<f64>,
+        ping_timeout: f64,
+        trusted_proxies: Vec<String>,
     ) -> PyResult<Self> {
         let addrs = addresses
             .iter()
@@ -135,6 +139,20 @@ impl HostedServer {
                 "shutdown_timeout is {shutdown_timeout}; expected 0 to 86400 seconds"
             )));
         }
+        for (name, value) in
+            [("ping_interval", ping_interval), ("ping_timeout", Some(ping_timeout))]
+        {
+            if value.is_some_and(|v| !(v > 0.0 && v <= 86_400.0)) {
+                return Err(PyValueError::new_err(format!(
+                    "{name} is {}; expected more than 0 and at most 86400 seconds",
+                    value.unwrap_or_default()
+                )));
+            }
+        }
+        let trusted_proxies = trusted_proxies
+            .iter()
+            .map(|p| p.parse::<wshd_server::TrustedProxy>().map_err(PyValueError::new_err))
+            .collect::<PyResult<Vec<_>>>()?;
         if !matches!(unsupported_frame_close_code, 1002 | 1003) {
             return Err(PyValueError::new_err("unsupported_frame_close_code must be 1002 or 1003"));
         }
@@ -162,6 +180,9 @@ impl HostedServer {
             backlog,
             reuse_port,
             shutdown_timeout: Duration::from_secs_f64(shutdown_timeout),
+            ping_interval: ping_interval.map(Duration::from_secs_f64),
+            ping_timeout: Duration::from_secs_f64(ping_timeout),
+            trusted_proxies,
             ..Config::default()
         };
         let mut builder = tokio::runtime::Builder::new_multi_thread();
