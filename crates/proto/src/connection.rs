@@ -113,8 +113,11 @@ struct Keepalive {
 enum KeepalivePhase {
     /// Check for activity at this instant; ping if there was none.
     Idle(Instant),
-    /// A ping is out; the peer must show activity by this instant.
-    AwaitingPong(Instant),
+    /// A ping is out; the peer must show activity by `deadline`. Activity is looked
+    /// for again at `check` (one interval after the last look), so that a peer that
+    /// answered goes back to `Idle` and the pings keep their cadence, whatever the
+    /// timeout: an idle connection carries a ping every one to two intervals.
+    AwaitingPong { deadline: Instant, check: Instant },
 }
 
 /// The sending half of a negotiated compression extension.
@@ -337,7 +340,9 @@ impl Connection {
     }
 
     /// Sends a ping when nothing arrived for `interval`, and fails the connection with
-    /// 1011 when nothing arrives within `timeout` of that ping. `now` starts the clock.
+    /// 1011 when nothing arrives within `timeout` of that ping. An idle peer that answers
+    /// gets a ping every one to two intervals, whatever the timeout (what keeps a
+    /// connection through proxies that cut idle ones). `now` starts the clock.
     pub fn set_keepalive(&mut self, interval: Duration, timeout: Duration, now: Instant) {
         self.keepalive = Some(Box::new(Keepalive {
             interval,
@@ -831,7 +836,8 @@ impl Connection {
     /// The next instant at which [`Connection::handle_timeout`] must be called, if any.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let keepalive = self.keepalive.as_ref().map(|k| match k.phase {
-            KeepalivePhase::Idle(at) | KeepalivePhase::AwaitingPong(at) => at,
+            KeepalivePhase::Idle(at) => at,
+            KeepalivePhase::AwaitingPong { deadline, check } => deadline.min(check),
         });
         match (self.seldom.as_ref().and_then(|c| c.deadline), keepalive) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -855,18 +861,24 @@ impl Connection {
                 if std::mem::take(&mut k.activity) || !self.can_send() {
                     k.phase = KeepalivePhase::Idle(now + k.interval);
                 } else if self.write_control(Control::Ping, b"").is_ok() {
-                    k.phase = KeepalivePhase::AwaitingPong(now + k.timeout);
+                    k.phase = KeepalivePhase::AwaitingPong {
+                        deadline: now + k.timeout,
+                        check: now + k.interval,
+                    };
                 } else {
                     // A framing without pings: nothing to ask the peer, nothing to time out.
                     k.phase = KeepalivePhase::Idle(now + k.interval);
                 }
             }
-            KeepalivePhase::AwaitingPong(at) if now >= at => {
-                if !std::mem::take(&mut k.activity) {
+            KeepalivePhase::AwaitingPong { deadline, check } if now >= deadline.min(check) => {
+                if std::mem::take(&mut k.activity) {
+                    k.phase = KeepalivePhase::Idle(now + k.interval);
+                } else if now >= deadline {
                     self.keepalive = None;
                     return self.fail(ProtocolError::KeepaliveTimeout);
+                } else {
+                    k.phase = KeepalivePhase::AwaitingPong { deadline, check: now + k.interval };
                 }
-                k.phase = KeepalivePhase::Idle(now + k.interval);
             }
             _ => {}
         }

@@ -440,6 +440,28 @@ fn keepalive_pong_keeps_the_connection_open() {
 }
 
 #[test]
+fn keepalive_pings_keep_their_cadence_when_the_timeout_is_longer_than_the_interval() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut c = server();
+    c.set_keepalive(s(1), s(20), t0);
+    c.handle_timeout(t0 + s(1));
+    assert_eq!(take_output(&mut c), [0x89, 0x00]);
+    // The answer is looked for one interval later, not at the timeout.
+    assert_eq!(c.poll_timeout(), Some(t0 + s(2)));
+    c.receive_data(&client_frame(true, 0, 10, b""));
+    c.handle_timeout(t0 + s(2));
+    assert!(c.data_to_send().is_empty());
+    c.handle_timeout(t0 + s(3));
+    assert_eq!(take_output(&mut c), [0x89, 0x00], "the next ping, two intervals on");
+    // Unanswered, it is looked for every interval until the timeout fails it.
+    for t in 4..=23 {
+        c.handle_timeout(t0 + s(t));
+    }
+    assert_eq!(c.ending(), Some(&Ending::Failed(ProtocolError::KeepaliveTimeout)));
+}
+
+#[test]
 fn idle_connection_releases_its_buffers() {
     let mut c = server();
     c.receive_data(&client_frame(true, 0, 9, b"x"));

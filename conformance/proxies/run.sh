@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# wshd behind nginx and Apache (mod_proxy_wstunnel; mod_proxy_http with
+# upgrade=websocket), ws and wss: installs Debian's nginx and apache2 when they are
+# missing (apt-get, as root or through password-less sudo; no service is started or
+# enabled), then runs crates/wshd/tests/proxies.rs, which starts each proxy from a
+# generated configuration on a loopback port and prints one line per path with the
+# checks it ran.
+#
+#   conformance/proxies/run.sh            # install if needed, then test every path
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+die() {
+  echo "proxies: error: $*" >&2
+  exit 1
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo -n "$@"
+  else
+    die "need root (or password-less sudo) to install nginx and apache2: $*"
+  fi
+}
+
+missing=()
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -x /usr/sbin/apache2 ] || missing+=(apache2)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "proxies: installing ${missing[*]} (Debian packages)"
+  # Packages must not start their system services: the tests start their own servers.
+  policy=/usr/sbin/policy-rc.d
+  created_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    created_policy=1
+  fi
+  log="$(mktemp)"
+  if ! { as_root apt-get update -q &&
+    as_root env DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 25 "$log" >&2
+    [ "$created_policy" = 1 ] && as_root rm -f "$policy"
+    die "apt-get install ${missing[*]} failed"
+  fi
+  rm -f "$log"
+  [ "$created_policy" = 1 ] && as_root rm -f "$policy"
+fi
+export PATH="$PATH:/usr/sbin"
+echo "proxies: $(nginx -v 2>&1); $(apache2 -v 2>/dev/null | head -n 1)"
+
+out="$(mktemp)"
+status=0
+cargo test -q -p wshd --test proxies -- --ignored --test-threads 1 --nocapture >"$out" 2>&1 ||
+  status=$?
+grep -E '^proxy |^test result' "$out" || true
+if [ "$status" != 0 ]; then
+  echo "---- cargo test output ----" >&2
+  grep -vE '^proxy ' "$out" | tail -n 60 >&2
+  rm -f "$out"
+  die "proxy tests failed (again: cargo test -p wshd --test proxies -- --ignored --test-threads 1)"
+fi
+rm -f "$out"

@@ -1,0 +1,387 @@
+//! wshd behind the reverse proxies people deploy it behind: nginx, Apache's
+//! `mod_proxy_wstunnel`, and Apache's `mod_proxy_http` with `upgrade=websocket`, for ws
+//! and for wss terminated at the proxy. Each proxy runs from a configuration generated
+//! here, on a loopback port, as an unprivileged run would start it (no system service).
+//!
+//! The same wire checks go through every path: text and binary echo up to 16 MiB, a
+//! subprotocol, permessage-deflate, close codes and reasons both ways, a handler's
+//! exception (1011), a missing handler (404), the client's address reaching the handler
+//! (`--trusted-proxy`), and a connection idle past the proxy's timeout, kept open by
+//! wshd's keepalive pings (and cut by the proxy without them).
+//!
+//! The tests need `nginx` and `apache2`: `conformance/proxies/run.sh` installs Debian's
+//! packages and runs them (a step of scripts/test), so they are `#[ignore]`d for a plain
+//! `cargo test` on a machine without those servers.
+
+mod wshd_process;
+
+#[path = "../../server/tests/pki/mod.rs"]
+mod pki;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pki::Ca;
+use wshd_process::Wshd;
+use wshd_server::client::{ClientConfig, ClientTls, connect};
+use wshd_server::{CloseCode, CloseFrame, Error, Message, WebSocket};
+use wshd_testkit::files::TempTree;
+use wshd_testkit::process::wait_for;
+
+/// The proxies' idle timeout: short, so the idle check is quick.
+const PROXY_IDLE: Duration = Duration::from_secs(3);
+
+/// Picks the subprotocol the client offered first.
+const PROTOCOL: &str = "\
+def web_socket_do_extra_handshake(request):
+    if request.ws_requested_protocols:
+        request.ws_protocol = request.ws_requested_protocols[0]
+def web_socket_transfer_data(request):
+    request.ws_stream.send_message(request.ws_protocol or '')
+";
+
+/// Reports the client's address as the handler sees it.
+const WHOAMI: &str = "\
+def web_socket_do_extra_handshake(request):
+    pass
+def web_socket_transfer_data(request):
+    request.ws_stream.send_message(str(request.connection.remote_addr[0]))
+";
+
+/// The example handlers and the two above.
+fn handlers() -> TempTree {
+    TempTree::new(
+        "proxied",
+        &[
+            ("echo_wsh.py", include_str!("../../../examples/handlers/echo_wsh.py")),
+            ("close_wsh.py", include_str!("../../../examples/handlers/close_wsh.py")),
+            (
+                "internal_error_wsh.py",
+                include_str!("../../../examples/handlers/internal_error_wsh.py"),
+            ),
+            ("protocol_wsh.py", PROTOCOL),
+            ("whoami_wsh.py", WHOAMI),
+        ],
+    )
+}
+
+/// wshd on the tree, trusting the proxy on 127.0.0.1, with keepalive pings or without.
+fn wshd(tree: &TempTree, pings: bool) -> Wshd {
+    let mut command = wshd_process::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
+    command.arg(tree.path()).args(["--trusted-proxy", "127.0.0.1"]);
+    if pings {
+        command.args(["--ping-interval", "1"]);
+    }
+    Wshd::spawn(&mut command)
+}
+
+/// A port nothing listens on right now (the proxies cannot be told to pick one).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    Nginx,
+    ApacheWstunnel,
+    ApacheHttpUpgrade,
+}
+
+/// A running proxy, stopped when dropped.
+struct Proxy {
+    child: Child,
+    addr: SocketAddr,
+    /// Its configuration, certificate and logs, removed after the proxy stops.
+    _dir: TempTree,
+}
+
+impl Drop for Proxy {
+    /// SIGTERM first: both servers then stop their worker processes (a SIGKILL to the
+    /// parent would leave them running).
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-s", "TERM", &pid]).status();
+        let stopped = wait_for(|| self.child.try_wait().ok().flatten());
+        if stopped.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+/// Starts `kind` in front of `upstream`; with `tls`, it terminates TLS with `ca`'s server
+/// certificate.
+fn proxy(kind: Kind, upstream: SocketAddr, tls: Option<&Ca>) -> Proxy {
+    let dir = TempTree::empty(&format!("{kind:?}"));
+    let port = free_port();
+    if let Some(ca) = tls {
+        let leaf = ca.server();
+        dir.write("cert.pem", &leaf.cert_pem);
+        dir.write("key.pem", &leaf.key_pem);
+    }
+    let d = dir.path().display().to_string();
+    let idle = PROXY_IDLE.as_secs();
+    let mut command = match kind {
+        Kind::Nginx => {
+            let ssl = if tls.is_some() {
+                format!(
+                    " ssl;\n    ssl_certificate {d}/cert.pem;\n    ssl_certificate_key {d}/key.pem"
+                )
+            } else {
+                String::new()
+            };
+            let user = if running_as_root() { "user root;\n" } else { "" };
+            dir.write(
+                "nginx.conf",
+                format!(
+                    "{user}daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+                     error_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
+                     http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
+                     proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+                     uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+                     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}\n\
+                     server {{\n    listen 127.0.0.1:{port}{ssl};\n    location / {{\n\
+                     proxy_pass http://{upstream};\n      proxy_http_version 1.1;\n\
+                     proxy_set_header Upgrade $http_upgrade;\n\
+                     proxy_set_header Connection $connection_upgrade;\n\
+                     proxy_set_header Host $host;\n\
+                     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+                     proxy_read_timeout {idle}s;\n      proxy_send_timeout {idle}s;\n\
+                     proxy_buffering off;\n    }}\n  }}\n}}\n"
+                ),
+            );
+            let mut c = Command::new("nginx");
+            c.args(["-p", &d, "-c", &format!("{d}/nginx.conf")]);
+            c
+        }
+        Kind::ApacheWstunnel | Kind::ApacheHttpUpgrade => {
+            let m = "/usr/lib/apache2/modules";
+            let mut conf = format!(
+                "ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\n\
+                 ErrorLog {d}/error.log\nLogLevel warn\nDefaultRuntimeDir {d}\n\
+                 LoadModule mpm_event_module {m}/mod_mpm_event.so\n\
+                 LoadModule authz_core_module {m}/mod_authz_core.so\n\
+                 LoadModule proxy_module {m}/mod_proxy.so\n\
+                 LoadModule proxy_http_module {m}/mod_proxy_http.so\n\
+                 LoadModule proxy_wstunnel_module {m}/mod_proxy_wstunnel.so\n\
+                 ProxyTimeout {idle}\nTimeout {idle}\n"
+            );
+            if running_as_root() {
+                conf.push_str("User www-data\nGroup www-data\n");
+            }
+            if tls.is_some() {
+                conf.push_str(&format!(
+                    "LoadModule ssl_module {m}/mod_ssl.so\nSSLEngine on\n\
+                     SSLCertificateFile {d}/cert.pem\nSSLCertificateKeyFile {d}/key.pem\n"
+                ));
+            }
+            conf.push_str(&match kind {
+                Kind::ApacheWstunnel => format!(
+                    "ProxyWebsocketFallbackToProxyHttp Off\n\
+                     ProxyPass / ws://{upstream}/ timeout={idle}\n"
+                ),
+                _ => format!("ProxyPass / http://{upstream}/ upgrade=websocket timeout={idle}\n"),
+            });
+            dir.write("httpd.conf", conf);
+            let mut c = Command::new("apache2");
+            c.args(["-f", &format!("{d}/httpd.conf"), "-DFOREGROUND"]);
+            c
+        }
+    };
+    let mut child = command.stdin(Stdio::null()).spawn().unwrap_or_else(|e| {
+        panic!("{kind:?} does not start ({e}); run conformance/proxies/run.sh")
+    });
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    // Listening, or exited (a configuration it refused): whichever comes first.
+    let up = wait_for(|| match child.try_wait() {
+        Ok(Some(status)) => Some(Err(status)),
+        _ => TcpStream::connect(addr).ok().map(Ok),
+    });
+    let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+    assert!(
+        matches!(up, Some(Ok(_))),
+        "{kind:?} is not listening on {addr} ({up:?}); its error log:\n{log}"
+    );
+    Proxy { child, addr, _dir: dir }
+}
+
+/// A client configuration for the proxy (`ca` for wss).
+fn client(ca: Option<&Ca>) -> ClientConfig {
+    ClientConfig {
+        tls: ca.map(|ca| ClientTls::new(&[ca.der()], None).unwrap()),
+        handshake_timeout: Duration::from_secs(10),
+        ..ClientConfig::default()
+    }
+}
+
+async fn open(proxy: &Proxy, path: &str, config: &ClientConfig) -> Result<WebSocket, Error> {
+    let host = format!("localhost:{}", proxy.addr.port());
+    Ok(connect(proxy.addr, Some(&host), path, config).await?.0)
+}
+
+async fn next_text(ws: &mut WebSocket) -> String {
+    match ws.recv().await {
+        Ok(Some(Message::Text(t))) => t,
+        other => panic!("expected a text message, got {other:?}"),
+    }
+}
+
+/// Every wire check through `proxy`; returns their names, for the log line.
+async fn wire_checks(proxy: &Proxy, ca: Option<&Ca>) -> Vec<&'static str> {
+    let mut done = Vec::new();
+    let plain = client(ca);
+
+    let mut ws = open(proxy, "/echo", &plain).await.expect("echo through the proxy");
+    ws.send_text("hello, proxy").await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "hello, proxy");
+    let big: Vec<u8> = (0..16 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    ws.send_binary(&big).await.unwrap();
+    match ws.recv().await.unwrap() {
+        Some(Message::Binary(back)) => assert!(back == big, "the 16 MiB echo differs"),
+        other => panic!("expected the 16 MiB echo, got {:?}", other.map(|m| m.kind())),
+    }
+    done.push("echo text and 16 MiB binary");
+
+    // The client closes: the handler answers with the client's code and reason.
+    let mut ws = open(proxy, "/close", &plain).await.unwrap();
+    ws.close(Some(CloseFrame::new(CloseCode(3000), "client says bye"))).await.unwrap();
+    assert_eq!(ws.peer_close(), Some(CloseFrame::new(CloseCode(3000), "client says bye")));
+    // The server closes with the code and reason it was asked for.
+    let mut ws = open(proxy, "/close", &plain).await.unwrap();
+    ws.send_text("4001 server says bye").await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), None);
+    assert_eq!(ws.peer_close(), Some(CloseFrame::new(CloseCode(4001), "server says bye")));
+    done.push("close code and reason both ways");
+
+    let protocols =
+        ClientConfig { protocols: vec!["chat.v2".into(), "chat.v1".into()], ..client(ca) };
+    let mut ws = open(proxy, "/protocol", &protocols).await.unwrap();
+    assert_eq!(ws.protocol(), Some("chat.v2"));
+    assert_eq!(next_text(&mut ws).await, "chat.v2");
+    done.push("subprotocol");
+
+    let deflate = ClientConfig { extensions: Some("permessage-deflate".into()), ..client(ca) };
+    let mut ws = open(proxy, "/echo", &deflate).await.unwrap();
+    let negotiated = ws.extensions().unwrap_or_default().to_owned();
+    assert!(negotiated.starts_with("permessage-deflate"), "negotiated {negotiated:?}");
+    let text = "compressible ".repeat(10_000);
+    ws.send_text(&text).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, text);
+    done.push("permessage-deflate");
+
+    let mut ws = open(proxy, "/internal_error", &plain).await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), None);
+    assert_eq!(ws.peer_close().map(|c| c.code), Some(CloseCode(1011)));
+    done.push("handler exception 1011");
+
+    match open(proxy, "/no-such-handler", &plain).await {
+        Err(Error::Handshake(e)) => assert_eq!(e.status(), 404, "{e}"),
+        other => panic!("expected 404 through the proxy, got {:?}", other.map(|_| ())),
+    }
+    done.push("missing handler 404");
+
+    // Everything here is on loopback, so the "client" claims an address of its own: the
+    // proxy appends 127.0.0.1 to it, and wshd, trusting 127.0.0.1, reads past that hop.
+    // Without the proxy's header the handler would see 127.0.0.1.
+    let claiming = ClientConfig {
+        headers: vec![("X-Forwarded-For".into(), "198.51.100.7".into())],
+        ..client(ca)
+    };
+    let mut ws = open(proxy, "/whoami", &claiming).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "198.51.100.7", "the proxy's X-Forwarded-For");
+    done.push("client address via X-Forwarded-For");
+    done
+}
+
+/// A connection idle for longer than the proxy's timeout: kept by wshd's pings, cut
+/// without them.
+async fn idle_check(proxy: &Proxy, ca: Option<&Ca>, pings: bool) {
+    let mut ws = open(proxy, "/echo", &client(ca)).await.unwrap();
+    let idle = PROXY_IDLE * 2;
+    let started = Instant::now();
+    // Receiving answers the pings (with pongs) while nothing else happens.
+    let waited = tokio::time::timeout(idle, ws.recv()).await;
+    if pings {
+        assert!(waited.is_err(), "the connection ended while idle: {waited:?}");
+        ws.send_text("still here").await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "still here");
+    } else {
+        assert!(
+            matches!(waited, Ok(Ok(None) | Err(_))),
+            "without pings the proxy should cut the connection within {idle:?} (its timeout is \
+             {PROXY_IDLE:?}), so the idle check can fail: {waited:?} after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+fn check_path(kind: Kind, tls: bool) {
+    let tree = handlers();
+    let with_pings = wshd(&tree, true);
+    let ca = tls.then(|| Ca::new("wshd proxy test CA"));
+    let proxy = proxy(kind, with_pings.addr, ca.as_ref());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let done = runtime.block_on(async {
+        let mut done = wire_checks(&proxy, ca.as_ref()).await;
+        idle_check(&proxy, ca.as_ref(), true).await;
+        done.push("idle past the proxy timeout with pings");
+        done
+    });
+    drop(proxy);
+    let scheme = if tls { "wss" } else { "ws" };
+    // Debian's mod_proxy_wstunnel (with the fallback to mod_proxy_http off) sets no idle
+    // timeout on its tunnel, so there is nothing to cut an idle connection there.
+    if kind == Kind::ApacheWstunnel {
+        eprintln!(
+            "proxy {kind:?} {scheme}: ok: {} (this tunnel has no idle timeout)",
+            done.join(", ")
+        );
+        return;
+    }
+    // The control: the same proxy before a wshd without pings cuts an idle connection.
+    let without = wshd(&tree, false);
+    let proxy = self::proxy(kind, without.addr, ca.as_ref());
+    runtime.block_on(idle_check(&proxy, ca.as_ref(), false));
+    eprintln!("proxy {kind:?} {scheme}: ok: {}; cut when idle without pings", done.join(", "));
+}
+
+#[test]
+#[ignore = "needs nginx: conformance/proxies/run.sh installs it and runs these"]
+fn nginx_ws() {
+    check_path(Kind::Nginx, false);
+}
+
+#[test]
+#[ignore = "needs nginx: conformance/proxies/run.sh installs it and runs these"]
+fn nginx_wss() {
+    check_path(Kind::Nginx, true);
+}
+
+#[test]
+#[ignore = "needs apache2: conformance/proxies/run.sh installs it and runs these"]
+fn apache_proxy_wstunnel_ws() {
+    check_path(Kind::ApacheWstunnel, false);
+}
+
+#[test]
+#[ignore = "needs apache2: conformance/proxies/run.sh installs it and runs these"]
+fn apache_proxy_wstunnel_wss() {
+    check_path(Kind::ApacheWstunnel, true);
+}
+
+#[test]
+#[ignore = "needs apache2: conformance/proxies/run.sh installs it and runs these"]
+fn apache_proxy_http_upgrade_ws() {
+    check_path(Kind::ApacheHttpUpgrade, false);
+}
+
+#[test]
+#[ignore = "needs apache2: conformance/proxies/run.sh installs it and runs these"]
+fn apache_proxy_http_upgrade_wss() {
+    check_path(Kind::ApacheHttpUpgrade, true);
+}
