@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # wshd behind nginx and Apache (mod_proxy_wstunnel; mod_proxy_http with
-# upgrade=websocket), ws and wss: installs Debian's nginx and apache2 when they are
-# missing (apt-get, as root or through password-less sudo; no service is started or
-# enabled), then runs crates/wshd/tests/proxies.rs, which starts each proxy from a
-# generated configuration on a loopback port and prints one line per path with the
-# checks it ran.
+# upgrade=websocket), and inside Apache through mod_python, ws and wss: installs
+# Debian's nginx, apache2 and libapache2-mod-python when they are missing (apt-get, as
+# root or through password-less sudo; no service is started or enabled), builds wshd's
+# wheel and installs it into a directory for mod_python's PythonPath, then runs
+# crates/wshd/tests/proxies.rs, which starts each server from a generated configuration
+# on a loopback port and prints one line per path with the checks it ran.
 #
 #   conformance/proxies/run.sh            # install if needed, then test every path
 set -euo pipefail
@@ -29,6 +30,7 @@ as_root() {
 missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/sbin/apache2 ] || missing+=(apache2)
+[ -e /usr/lib/apache2/modules/mod_python.so ] || missing+=(libapache2-mod-python)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "proxies: installing ${missing[*]} (Debian packages)"
   # Packages must not start their system services: the tests start their own servers.
@@ -53,14 +55,25 @@ fi
 export PATH="$PATH:/usr/sbin"
 echo "proxies: $(nginx -v 2>&1); $(apache2 -v 2>/dev/null | head -n 1)"
 
+# The package mod_python imports: the wheel `pip install .` builds, unpacked where
+# Apache's worker user can read it.
+wheels="${WSHD_WHEEL_DIR:-$PWD/target/python-wheel}"
+python3 -m pip wheel --quiet --no-deps . -w "$wheels"
+lib="$(mktemp -d /tmp/wshd-apache-python.XXXXXX)"
+trap 'rm -rf "$lib"' EXIT
+python3 -m pip install --quiet --no-deps --target "$lib" "$(ls "$wheels"/wshd-*.whl)"
+chmod -R a+rX "$lib"
+export WSHD_APACHE_PYTHONPATH="$lib"
+
 out="$(mktemp)"
 status=0
 cargo test -q -p wshd --test proxies -- --ignored --test-threads 1 --nocapture >"$out" 2>&1 ||
   status=$?
-grep -E '^proxy |^test result' "$out" || true
+# One line per path (the quiet harness may put its progress dot in front of one).
+grep -oE '(proxy [A-Za-z]+|inside Apache \(mod_python\)) wss?: ok: .*|^test result.*' "$out" || true
 if [ "$status" != 0 ]; then
   echo "---- cargo test output ----" >&2
-  grep -vE '^proxy ' "$out" | tail -n 60 >&2
+  grep -vE 'proxy [A-Za-z]+ wss?: ok|inside Apache \(mod_python\) wss?: ok' "$out" | tail -n 60 >&2
   rm -f "$out"
   die "proxy tests failed (again: cargo test -p wshd --test proxies -- --ignored --test-threads 1)"
 fi

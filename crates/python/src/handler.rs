@@ -294,7 +294,12 @@ pub(crate) fn transfer(
     let setup = || -> PyResult<()> {
         let stream = Bound::new(py, stream)?;
         request.setattr("ws_stream", &stream)?;
-        request.getattr("connection")?.setattr("raw", &stream)?;
+        // wshd's own `request.connection` reads and writes through the stream from now
+        // on; a host's connection object (mod_python's, wptserve's) is used as it is.
+        let connection = request.getattr("connection")?;
+        if connection.hasattr("raw")? {
+            connection.setattr("raw", &stream)?;
+        }
         let parsed = match &extensions {
             Some(e) => {
                 py.import("pywebsocket3.common")?.getattr("parse_extensions")?.call1((e,))?.unbind()

@@ -19,6 +19,7 @@ mod wshd_process;
 mod pki;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -86,6 +87,8 @@ enum Kind {
     Nginx,
     ApacheWstunnel,
     ApacheHttpUpgrade,
+    /// Not a proxy: wshd inside Apache through mod_python, as pywebsocket ran.
+    InApache,
 }
 
 /// A running proxy, stopped when dropped.
@@ -116,7 +119,7 @@ fn running_as_root() -> bool {
 
 /// Starts `kind` in front of `upstream`; with `tls`, it terminates TLS with `ca`'s server
 /// certificate.
-fn proxy(kind: Kind, upstream: SocketAddr, tls: Option<&Ca>) -> Proxy {
+fn proxy(kind: Kind, upstream: SocketAddr, handlers: &Path, tls: Option<&Ca>) -> Proxy {
     let dir = TempTree::empty(&format!("{kind:?}"));
     let port = free_port();
     if let Some(ca) = tls {
@@ -159,18 +162,38 @@ fn proxy(kind: Kind, upstream: SocketAddr, tls: Option<&Ca>) -> Proxy {
             c.args(["-p", &d, "-c", &format!("{d}/nginx.conf")]);
             c
         }
-        Kind::ApacheWstunnel | Kind::ApacheHttpUpgrade => {
+        Kind::ApacheWstunnel | Kind::ApacheHttpUpgrade | Kind::InApache => {
             let m = "/usr/lib/apache2/modules";
             let mut conf = format!(
                 "ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\n\
                  ErrorLog {d}/error.log\nLogLevel warn\nDefaultRuntimeDir {d}\n\
                  LoadModule mpm_event_module {m}/mod_mpm_event.so\n\
-                 LoadModule authz_core_module {m}/mod_authz_core.so\n\
-                 LoadModule proxy_module {m}/mod_proxy.so\n\
-                 LoadModule proxy_http_module {m}/mod_proxy_http.so\n\
-                 LoadModule proxy_wstunnel_module {m}/mod_proxy_wstunnel.so\n\
-                 ProxyTimeout {idle}\nTimeout {idle}\n"
+                 LoadModule authz_core_module {m}/mod_authz_core.so\n"
             );
+            if kind == Kind::InApache {
+                let path = std::env::var("WSHD_APACHE_PYTHONPATH").unwrap_or_else(|_| {
+                    panic!(
+                        "WSHD_APACHE_PYTHONPATH must name a directory holding wshd's package \
+                            (pip install --target); conformance/proxies/run.sh makes one"
+                    )
+                });
+                let h = handlers.display();
+                conf.push_str(&format!(
+                    "LoadModule python_module {m}/mod_python.so\n\
+                     PythonPath \"sys.path+['{path}']\"\nPythonInterpreter main_interpreter\n\
+                     PythonOption mod_pywebsocket.handler_root {h}\n\
+                     PythonOption mod_pywebsocket.handler_scan {h}\n\
+                     PythonOption mod_pywebsocket.allow_handlers_outside_root_dir On\n\
+                     PythonHeaderParserHandler mod_pywebsocket.headerparserhandler\n"
+                ));
+            } else {
+                conf.push_str(&format!(
+                    "LoadModule proxy_module {m}/mod_proxy.so\n\
+                     LoadModule proxy_http_module {m}/mod_proxy_http.so\n\
+                     LoadModule proxy_wstunnel_module {m}/mod_proxy_wstunnel.so\n\
+                     ProxyTimeout {idle}\nTimeout {idle}\n"
+                ));
+            }
             if running_as_root() {
                 conf.push_str("User www-data\nGroup www-data\n");
             }
@@ -185,7 +208,10 @@ fn proxy(kind: Kind, upstream: SocketAddr, tls: Option<&Ca>) -> Proxy {
                     "ProxyWebsocketFallbackToProxyHttp Off\n\
                      ProxyPass / ws://{upstream}/ timeout={idle}\n"
                 ),
-                _ => format!("ProxyPass / http://{upstream}/ upgrade=websocket timeout={idle}\n"),
+                Kind::ApacheHttpUpgrade => {
+                    format!("ProxyPass / http://{upstream}/ upgrade=websocket timeout={idle}\n")
+                }
+                _ => String::new(),
             });
             dir.write("httpd.conf", conf);
             let mut c = Command::new("apache2");
@@ -232,7 +258,7 @@ async fn next_text(ws: &mut WebSocket) -> String {
 }
 
 /// Every wire check through `proxy`; returns their names, for the log line.
-async fn wire_checks(proxy: &Proxy, ca: Option<&Ca>) -> Vec<&'static str> {
+async fn wire_checks(proxy: &Proxy, ca: Option<&Ca>, proxied: bool) -> Vec<&'static str> {
     let mut done = Vec::new();
     let plain = client(ca);
 
@@ -287,14 +313,20 @@ async fn wire_checks(proxy: &Proxy, ca: Option<&Ca>) -> Vec<&'static str> {
 
     // Everything here is on loopback, so the "client" claims an address of its own: the
     // proxy appends 127.0.0.1 to it, and wshd, trusting 127.0.0.1, reads past that hop.
-    // Without the proxy's header the handler would see 127.0.0.1.
+    // Without the proxy's header the handler would see 127.0.0.1. Inside Apache the
+    // handler sees the connection's own peer, and the header counts for nothing.
     let claiming = ClientConfig {
         headers: vec![("X-Forwarded-For".into(), "198.51.100.7".into())],
         ..client(ca)
     };
     let mut ws = open(proxy, "/whoami", &claiming).await.unwrap();
-    assert_eq!(next_text(&mut ws).await, "198.51.100.7", "the proxy's X-Forwarded-For");
-    done.push("client address via X-Forwarded-For");
+    if proxied {
+        assert_eq!(next_text(&mut ws).await, "198.51.100.7", "the proxy's X-Forwarded-For");
+        done.push("client address via X-Forwarded-For");
+    } else {
+        assert_eq!(next_text(&mut ws).await, "127.0.0.1", "the connection's own peer");
+        done.push("client address from Apache's connection");
+    }
     done
 }
 
@@ -322,18 +354,26 @@ async fn idle_check(proxy: &Proxy, ca: Option<&Ca>, pings: bool) {
 
 fn check_path(kind: Kind, tls: bool) {
     let tree = handlers();
-    let with_pings = wshd(&tree, true);
     let ca = tls.then(|| Ca::new("wshd proxy test CA"));
-    let proxy = proxy(kind, with_pings.addr, ca.as_ref());
+    let scheme = if tls { "wss" } else { "ws" };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    if kind == Kind::InApache {
+        // No wshd process and no keepalive pings: Apache owns the connection, and its
+        // `Timeout` (60 s by default) ends one that stays idle longer.
+        let apache = proxy(kind, ([127, 0, 0, 1], 0).into(), tree.path(), ca.as_ref());
+        let done = runtime.block_on(wire_checks(&apache, ca.as_ref(), false));
+        eprintln!("inside Apache (mod_python) {scheme}: ok: {}", done.join(", "));
+        return;
+    }
+    let with_pings = wshd(&tree, true);
+    let proxy = proxy(kind, with_pings.addr, tree.path(), ca.as_ref());
     let done = runtime.block_on(async {
-        let mut done = wire_checks(&proxy, ca.as_ref()).await;
+        let mut done = wire_checks(&proxy, ca.as_ref(), true).await;
         idle_check(&proxy, ca.as_ref(), true).await;
         done.push("idle past the proxy timeout with pings");
         done
     });
     drop(proxy);
-    let scheme = if tls { "wss" } else { "ws" };
     // Debian's mod_proxy_wstunnel (with the fallback to mod_proxy_http off) sets no idle
     // timeout on its tunnel, so there is nothing to cut an idle connection there.
     if kind == Kind::ApacheWstunnel {
@@ -345,7 +385,7 @@ fn check_path(kind: Kind, tls: bool) {
     }
     // The control: the same proxy before a wshd without pings cuts an idle connection.
     let without = wshd(&tree, false);
-    let proxy = self::proxy(kind, without.addr, ca.as_ref());
+    let proxy = self::proxy(kind, without.addr, tree.path(), ca.as_ref());
     runtime.block_on(idle_check(&proxy, ca.as_ref(), false));
     eprintln!("proxy {kind:?} {scheme}: ok: {}; cut when idle without pings", done.join(", "));
 }
@@ -384,4 +424,16 @@ fn apache_proxy_http_upgrade_ws() {
 #[ignore = "needs apache2: conformance/proxies/run.sh installs it and runs these"]
 fn apache_proxy_http_upgrade_wss() {
     check_path(Kind::ApacheHttpUpgrade, true);
+}
+
+#[test]
+#[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
+fn inside_apache_ws() {
+    check_path(Kind::InApache, false);
+}
+
+#[test]
+#[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
+fn inside_apache_wss() {
+    check_path(Kind::InApache, true);
 }

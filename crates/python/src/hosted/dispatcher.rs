@@ -155,13 +155,16 @@ pub fn negotiate_deflate(
     Ok(agreed.map(|(_, response)| format_extensions(&[response])))
 }
 
-/// The peer's address from the host's `connection.remote_addr`, when it is an
-/// `(address, port)` pair; only for logs.
+/// The peer's address from the host's connection, when it gives an `(address, port)`
+/// pair: `client_addr` (mod_python under Apache 2.4, which warns on every read of the
+/// older name) or `remote_addr` (wptserve); only for logs.
 fn remote_addr(connection: &Bound<'_, PyAny>) -> SocketAddr {
     let unknown = SocketAddr::from(([0, 0, 0, 0], 0));
-    let Ok(pair) = connection.getattr("remote_addr") else { return unknown };
-    let Ok((host, port)) = pair.extract::<(String, u16)>() else { return unknown };
-    host.parse().map(|ip| SocketAddr::new(ip, port)).unwrap_or(unknown)
+    let pair = ["client_addr", "remote_addr"].into_iter().find_map(|name| {
+        let (host, port) = connection.getattr(name).ok()?.extract::<(String, u16)>().ok()?;
+        host.parse().ok().map(|ip| SocketAddr::new(ip, port))
+    });
+    pair.unwrap_or(unknown)
 }
 
 /// Runs `suite`'s `web_socket_transfer_data` over `request.connection` (the host's
