@@ -76,6 +76,20 @@ impl Raw {
         &self.buf
     }
 
+    /// Whether the server ends the stream next, with nothing before the end: `Err` says
+    /// what came instead (bytes, or no end within the read timeout).
+    pub fn end_of_stream(&mut self) -> Result<(), String> {
+        if !self.buf.is_empty() {
+            return Err(format!("bytes before the end of the stream: {:?}", self.buf));
+        }
+        let mut chunk = [0u8; 256];
+        match self.s.read(&mut chunk) {
+            Ok(0) => Ok(()),
+            Ok(n) => Err(format!("bytes before the end of the stream: {:?}", &chunk[..n])),
+            Err(e) => Err(format!("no end of the stream within the read timeout ({e})")),
+        }
+    }
+
     /// Everything until the server closes TCP.
     pub fn rest(&mut self) -> Vec<u8> {
         while self.fill() > 0 {}

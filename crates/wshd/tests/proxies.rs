@@ -29,6 +29,7 @@ use wshd_server::client::{ClientConfig, ClientTls, connect};
 use wshd_server::{CloseCode, CloseFrame, Error, Message, WebSocket};
 use wshd_testkit::files::TempTree;
 use wshd_testkit::process::wait_for;
+use wshd_testkit::raw_client::Raw;
 
 /// The proxies' idle timeout: short, so the idle check is quick.
 const PROXY_IDLE: Duration = Duration::from_secs(3);
@@ -283,6 +284,17 @@ async fn wire_checks(proxy: &Proxy, ca: Option<&Ca>, proxied: bool) -> Vec<&'sta
     assert_eq!(ws.recv().await.unwrap(), None);
     assert_eq!(ws.peer_close(), Some(CloseFrame::new(CloseCode(4001), "server says bye")));
     done.push("close code and reason both ways");
+
+    // On plain TCP, the bytes themselves: the server ends the stream right after the
+    // closing handshake, with nothing after its close frame.
+    if ca.is_none() {
+        let (mut raw, head) = Raw::open(proxy.addr, "/echo", "");
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        raw.send(0x88, &[0x03, 0xe8]);
+        assert_eq!(raw.frame(), (0x88, vec![0x03, 0xe8]));
+        raw.end_of_stream().expect("the server ends TCP after the closing handshake");
+        done.push("TCP ended after the closing handshake");
+    }
 
     let protocols =
         ClientConfig { protocols: vec!["chat.v2".into(), "chat.v1".into()], ..client(ca) };

@@ -136,6 +136,18 @@ def headerparserhandler(request):
     except base.AbortedByUserException as e:
         request.log_error('mod_pywebsocket: handshake aborted by the handler: %s' % e,
                           apache.APLOG_INFO)
-        return apache.DONE
+        return _done(request, apache)
     dispatcher.transfer_data(request)
+    return _done(request, apache)
+
+
+def _done(request, apache):
+    """The connection carried a WebSocket (or an aborted handshake). DONE alone would
+    let Apache finish the request with a response of its own, written after the
+    WebSocket's last frame: ``assbackwards`` (an HTTP/0.9 response, which has no status
+    line or headers) leaves it nothing to write. Then Apache must end the connection,
+    not wait for another request on it: the client expects the server to close TCP after
+    the closing handshake (RFC 6455 section 7.1.1)."""
+    request.assbackwards = 1
+    request.connection.keepalive = apache.AP_CONN_CLOSE
     return apache.DONE
