@@ -130,6 +130,7 @@ fn proxy(kind: Kind, upstream: SocketAddr, handlers: &Path, tls: Option<&Ca>) ->
     }
     let d = dir.path().display().to_string();
     let idle = PROXY_IDLE.as_secs();
+    let as_root = running_as_root();
     let mut command = match kind {
         Kind::Nginx => {
             let ssl = if tls.is_some() {
@@ -139,7 +140,7 @@ fn proxy(kind: Kind, upstream: SocketAddr, handlers: &Path, tls: Option<&Ca>) ->
             } else {
                 String::new()
             };
-            let user = if running_as_root() { "user root;\n" } else { "" };
+            let user = if as_root { "user root;\n" } else { "" };
             dir.write(
                 "nginx.conf",
                 format!(
@@ -195,7 +196,7 @@ fn proxy(kind: Kind, upstream: SocketAddr, handlers: &Path, tls: Option<&Ca>) ->
                      ProxyTimeout {idle}\nTimeout {idle}\n"
                 ));
             }
-            if running_as_root() {
+            if as_root {
                 conf.push_str("User www-data\nGroup www-data\n");
             }
             if tls.is_some() {

@@ -82,6 +82,16 @@ fn tls_config(
         .map_err(|e| PyValueError::new_err(e.to_string()))
 }
 
+/// Refuses a number of seconds outside 0 (or, without `zero_ok`, just above 0) to 86400.
+fn seconds(name: &str, value: f64, zero_ok: bool) -> PyResult<()> {
+    let low_ok = if zero_ok { value >= 0.0 } else { value > 0.0 };
+    if low_ok && value <= 86_400.0 {
+        return Ok(());
+    }
+    let low = if zero_ok { "0" } else { "more than 0" };
+    Err(PyValueError::new_err(format!("{name} is {value}; expected {low} to 86400 seconds")))
+}
+
 #[pymethods]
 impl HostedServer {
     /// Loads the handler tree and binds `addresses` (`(ip, port)` pairs; a port of 0 on the
@@ -134,21 +144,11 @@ impl HostedServer {
                 })
             })
             .collect::<PyResult<Vec<SocketAddr>>>()?;
-        if !(0.0..=86_400.0).contains(&shutdown_timeout) {
-            return Err(PyValueError::new_err(format!(
-                "shutdown_timeout is {shutdown_timeout}; expected 0 to 86400 seconds"
-            )));
+        seconds("shutdown_timeout", shutdown_timeout, true)?;
+        if let Some(interval) = ping_interval {
+            seconds("ping_interval", interval, false)?;
         }
-        for (name, value) in
-            [("ping_interval", ping_interval), ("ping_timeout", Some(ping_timeout))]
-        {
-            if value.is_some_and(|v| !(v > 0.0 && v <= 86_400.0)) {
-                return Err(PyValueError::new_err(format!(
-                    "{name} is {}; expected more than 0 and at most 86400 seconds",
-                    value.unwrap_or_default()
-                )));
-            }
-        }
+        seconds("ping_timeout", ping_timeout, false)?;
         let trusted_proxies = trusted_proxies
             .iter()
             .map(|p| p.parse::<wshd_server::TrustedProxy>().map_err(PyValueError::new_err))
