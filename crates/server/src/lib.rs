@@ -24,6 +24,8 @@ mod listener;
 mod router;
 mod shutdown;
 mod target;
+#[cfg(test)]
+mod test_log;
 pub mod tls;
 mod transport;
 mod trusted_proxy;

@@ -345,26 +345,10 @@ fn the_shell_drives_a_connection_of_another_framing_unchanged() {
 
 /// Runs `f` with this thread's log records captured; returns them as text.
 fn logged(f: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-    impl Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-    let lines = Lines::default();
-    let writer = lines.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    String::from_utf8(lines.0.lock().unwrap().clone()).unwrap()
+    let (guard, logged) = crate::test_log::capture();
+    f();
+    drop(guard);
+    logged.text()
 }
 
 #[test]

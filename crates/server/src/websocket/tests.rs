@@ -125,39 +125,16 @@ async fn a_violation_fails_recv_and_the_connection_with_its_code() {
     assert_eq!(client.next().await, Some(Event::Close(Some((1002, String::new())))));
 }
 
-/// A subscriber for this thread that keeps what is logged at INFO and above.
-fn capture() -> (tracing::subscriber::DefaultGuard, Arc<std::sync::Mutex<Vec<u8>>>) {
-    #[derive(Clone)]
-    struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let lines = Lines(Arc::default());
-    let kept = lines.0.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || lines.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    (tracing::subscriber::set_default(subscriber), kept)
-}
-
 #[tokio::test]
 async fn a_close_left_unanswered_times_out_with_a_warning_and_the_frame_still_went_out() {
     let (mut ws, mut client) = pair().await;
     ws.conn.set_close_timeout(Some(Duration::from_millis(200)));
-    let (guard, log) = capture();
+    let (guard, log) = crate::test_log::capture();
     let result = ws.close(Some(CloseFrame::new(CloseCode::NORMAL, "done"))).await;
     drop(guard);
     assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
     assert_eq!(client.next().await, Some(Event::Close(Some((1000, "done".into())))));
-    let log = String::from_utf8(log.lock().unwrap().clone()).unwrap();
+    let log = log.text();
     assert!(
         log.contains("WARN") && log.contains("did not answer our close frame"),
         "the log says why the connection ended: {log:?}"
