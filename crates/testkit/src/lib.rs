@@ -7,13 +7,16 @@
 //! [`line_framing`] (a test double of a second wire format), [`wire`] (frames built and
 //! split by hand), [`raw_client`] (a client that writes and reads exact bytes),
 //! [`core_client`] (a client core driven by hand over a socket),
-//! [`process`] (a server binary run for a test), [`files`] (scratch directories) and
-//! [`alloc`] (a counting allocator). This crate is for tests only: nothing depends on it
-//! outside tests and fuzz targets.
+//! [`process`] (a server binary run for a test), [`deploy`] (nginx and Apache in front
+//! of wshd or hosting it, also started for scripts by the `wshd-deploy` command),
+//! [`files`] (scratch directories) and [`alloc`] (a counting allocator). This crate is
+//! for tests, fuzz targets and the scripts that test and measure wshd: nothing wshd
+//! ships depends on it.
 
 pub mod alloc;
 pub mod connection_ops;
 pub mod core_client;
+pub mod deploy;
 pub mod extensions_header;
 pub mod files;
 pub mod frame_reader;

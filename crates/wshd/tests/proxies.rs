@@ -18,17 +18,18 @@ mod wshd_process;
 #[path = "../../server/tests/pki/mod.rs"]
 mod pki;
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pki::Ca;
+use tokio::sync::Barrier;
 use wshd_process::Wshd;
 use wshd_server::client::{ClientConfig, ClientTls, connect};
 use wshd_server::{CloseCode, CloseFrame, Error, Message, WebSocket};
+use wshd_testkit::deploy::{Front, Layout, Mpm, Options};
 use wshd_testkit::files::TempTree;
-use wshd_testkit::process::wait_for;
 use wshd_testkit::raw_client::Raw;
 
 /// The proxies' idle timeout: short, so the idle check is quick.
@@ -78,11 +79,6 @@ fn wshd(tree: &TempTree, pings: bool) -> Wshd {
     Wshd::spawn(&mut command)
 }
 
-/// A port nothing listens on right now (the proxies cannot be told to pick one).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     Nginx,
@@ -92,150 +88,37 @@ enum Kind {
     InApache,
 }
 
-/// A running proxy, stopped when dropped.
-struct Proxy {
-    child: Child,
-    addr: SocketAddr,
-    /// Its configuration, certificate and logs, removed after the proxy stops.
-    _dir: TempTree,
+/// The directory holding wshd's package for mod_python.
+fn apache_python_path() -> PathBuf {
+    std::env::var_os("WSHD_APACHE_PYTHONPATH").map(PathBuf::from).unwrap_or_else(|| {
+        panic!(
+            "WSHD_APACHE_PYTHONPATH must name a directory holding wshd's package \
+             (pip install --target); conformance/proxies/run.sh makes one"
+        )
+    })
 }
 
-impl Drop for Proxy {
-    /// SIGTERM first: both servers then stop their worker processes (a SIGKILL to the
-    /// parent would leave them running).
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-s", "TERM", &pid]).status();
-        let stopped = wait_for(|| self.child.try_wait().ok().flatten());
-        if stopped.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn running_as_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-}
-
-/// Starts `kind` in front of `upstream`; with `tls`, it terminates TLS with `ca`'s server
-/// certificate.
-fn proxy(kind: Kind, upstream: SocketAddr, handlers: &Path, tls: Option<&Ca>) -> Proxy {
-    let dir = TempTree::empty(&format!("{kind:?}"));
-    let port = free_port();
-    if let Some(ca) = tls {
-        let leaf = ca.server();
-        dir.write("cert.pem", &leaf.cert_pem);
-        dir.write("key.pem", &leaf.key_pem);
-    }
-    let d = dir.path().display().to_string();
-    let idle = PROXY_IDLE.as_secs();
-    let as_root = running_as_root();
-    let mut command = match kind {
-        Kind::Nginx => {
-            let ssl = if tls.is_some() {
-                format!(
-                    " ssl;\n    ssl_certificate {d}/cert.pem;\n    ssl_certificate_key {d}/key.pem"
-                )
-            } else {
-                String::new()
-            };
-            let user = if as_root { "user root;\n" } else { "" };
-            dir.write(
-                "nginx.conf",
-                format!(
-                    "{user}daemon off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
-                     error_log {d}/error.log warn;\nevents {{ worker_connections 256; }}\n\
-                     http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
-                     proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
-                     uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-                     map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}\n\
-                     server {{\n    listen 127.0.0.1:{port}{ssl};\n    location / {{\n\
-                     proxy_pass http://{upstream};\n      proxy_http_version 1.1;\n\
-                     proxy_set_header Upgrade $http_upgrade;\n\
-                     proxy_set_header Connection $connection_upgrade;\n\
-                     proxy_set_header Host $host;\n\
-                     proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
-                     proxy_read_timeout {idle}s;\n      proxy_send_timeout {idle}s;\n\
-                     proxy_buffering off;\n    }}\n  }}\n}}\n"
-                ),
-            );
-            let mut c = Command::new("nginx");
-            c.args(["-p", &d, "-c", &format!("{d}/nginx.conf")]);
-            c
-        }
-        Kind::ApacheWstunnel | Kind::ApacheHttpUpgrade | Kind::InApache => {
-            let m = "/usr/lib/apache2/modules";
-            let mut conf = format!(
-                "ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\n\
-                 ErrorLog {d}/error.log\nLogLevel warn\nDefaultRuntimeDir {d}\n\
-                 LoadModule mpm_event_module {m}/mod_mpm_event.so\n\
-                 LoadModule authz_core_module {m}/mod_authz_core.so\n"
-            );
-            if kind == Kind::InApache {
-                let path = std::env::var("WSHD_APACHE_PYTHONPATH").unwrap_or_else(|_| {
-                    panic!(
-                        "WSHD_APACHE_PYTHONPATH must name a directory holding wshd's package \
-                            (pip install --target); conformance/proxies/run.sh makes one"
-                    )
-                });
-                let h = handlers.display();
-                conf.push_str(&format!(
-                    "LoadModule python_module {m}/mod_python.so\n\
-                     PythonPath \"sys.path+['{path}']\"\nPythonInterpreter main_interpreter\n\
-                     PythonOption mod_pywebsocket.handler_root {h}\n\
-                     PythonOption mod_pywebsocket.handler_scan {h}\n\
-                     PythonOption mod_pywebsocket.allow_handlers_outside_root_dir On\n\
-                     PythonHeaderParserHandler mod_pywebsocket.headerparserhandler\n"
-                ));
-            } else {
-                conf.push_str(&format!(
-                    "LoadModule proxy_module {m}/mod_proxy.so\n\
-                     LoadModule proxy_http_module {m}/mod_proxy_http.so\n\
-                     LoadModule proxy_wstunnel_module {m}/mod_proxy_wstunnel.so\n\
-                     ProxyTimeout {idle}\nTimeout {idle}\n"
-                ));
-            }
-            if as_root {
-                conf.push_str("User www-data\nGroup www-data\n");
-            }
-            if tls.is_some() {
-                conf.push_str(&format!(
-                    "LoadModule ssl_module {m}/mod_ssl.so\nSSLEngine on\n\
-                     SSLCertificateFile {d}/cert.pem\nSSLCertificateKeyFile {d}/key.pem\n"
-                ));
-            }
-            conf.push_str(&match kind {
-                Kind::ApacheWstunnel => format!(
-                    "ProxyWebsocketFallbackToProxyHttp Off\n\
-                     ProxyPass / ws://{upstream}/ timeout={idle}\n"
-                ),
-                Kind::ApacheHttpUpgrade => {
-                    format!("ProxyPass / http://{upstream}/ upgrade=websocket timeout={idle}\n")
-                }
-                _ => String::new(),
-            });
-            dir.write("httpd.conf", conf);
-            let mut c = Command::new("apache2");
-            c.args(["-f", &format!("{d}/httpd.conf"), "-DFOREGROUND"]);
-            c
+/// Starts `kind` in front of `upstream` (inside Apache: serving `handlers`); with `tls`,
+/// it terminates TLS with `ca`'s server certificate.
+fn proxy(kind: Kind, upstream: SocketAddr, handlers: &Path, tls: Option<&Ca>) -> Front {
+    let leaf = tls.map(Ca::server);
+    let python_path;
+    let layout = match kind {
+        Kind::Nginx => Layout::Nginx(upstream),
+        Kind::ApacheWstunnel => Layout::ApacheWstunnel(upstream),
+        Kind::ApacheHttpUpgrade => Layout::ApacheHttpUpgrade(upstream),
+        Kind::InApache => {
+            python_path = apache_python_path();
+            Layout::InApache { handlers, python_path: &python_path }
         }
     };
-    let mut child = command.stdin(Stdio::null()).spawn().unwrap_or_else(|e| {
-        panic!("{kind:?} does not start ({e}); run conformance/proxies/run.sh")
-    });
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    // Listening, or exited (a configuration it refused): whichever comes first.
-    let up = wait_for(|| match child.try_wait() {
-        Ok(Some(status)) => Some(Err(status)),
-        _ => TcpStream::connect(addr).ok().map(Ok),
-    });
-    let log = std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-    assert!(
-        matches!(up, Some(Ok(_))),
-        "{kind:?} is not listening on {addr} ({up:?}); its error log:\n{log}"
-    );
-    Proxy { child, addr, _dir: dir }
+    let options = Options {
+        tls: leaf.as_ref().map(|l| (l.cert_pem.as_str(), l.key_pem.as_str())),
+        // No wshd of its own inside Apache: Apache's `Timeout` (60 s) stays.
+        idle: (kind != Kind::InApache).then_some(PROXY_IDLE),
+        ..Options::default()
+    };
+    Front::start(layout, &options)
 }
 
 /// A client configuration for the proxy (`ca` for wss).
@@ -247,9 +130,9 @@ fn client(ca: Option<&Ca>) -> ClientConfig {
     }
 }
 
-async fn open(proxy: &Proxy, path: &str, config: &ClientConfig) -> Result<WebSocket, Error> {
-    let host = format!("localhost:{}", proxy.addr.port());
-    Ok(connect(proxy.addr, Some(&host), path, config).await?.0)
+async fn open(proxy: &Front, path: &str, config: &ClientConfig) -> Result<WebSocket, Error> {
+    let host = format!("localhost:{}", proxy.addr().port());
+    Ok(connect(proxy.addr(), Some(&host), path, config).await?.0)
 }
 
 async fn next_text(ws: &mut WebSocket) -> String {
@@ -260,7 +143,7 @@ async fn next_text(ws: &mut WebSocket) -> String {
 }
 
 /// Every wire check through `proxy`; returns their names, for the log line.
-async fn wire_checks(proxy: &Proxy, ca: Option<&Ca>, proxied: bool) -> Vec<&'static str> {
+async fn wire_checks(proxy: &Front, ca: Option<&Ca>, proxied: bool) -> Vec<&'static str> {
     let mut done = Vec::new();
     let plain = client(ca);
 
@@ -289,7 +172,7 @@ async fn wire_checks(proxy: &Proxy, ca: Option<&Ca>, proxied: bool) -> Vec<&'sta
     // On plain TCP, the bytes themselves: the server ends the stream right after the
     // closing handshake, with nothing after its close frame.
     if ca.is_none() {
-        let (mut raw, head) = Raw::open(proxy.addr, "/echo", "");
+        let (mut raw, head) = Raw::open(proxy.addr(), "/echo", "");
         assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
         raw.send(0x88, &[0x03, 0xe8]);
         assert_eq!(raw.frame(), (0x88, vec![0x03, 0xe8]));
@@ -345,7 +228,7 @@ async fn wire_checks(proxy: &Proxy, ca: Option<&Ca>, proxied: bool) -> Vec<&'sta
 
 /// A connection idle for longer than the proxy's timeout: kept by wshd's pings, cut
 /// without them.
-async fn idle_check(proxy: &Proxy, ca: Option<&Ca>, pings: bool) {
+async fn idle_check(proxy: &Front, ca: Option<&Ca>, pings: bool) {
     let mut ws = open(proxy, "/echo", &client(ca)).await.unwrap();
     let idle = PROXY_IDLE * 2;
     let started = Instant::now();
@@ -449,4 +332,96 @@ fn inside_apache_ws() {
 #[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
 fn inside_apache_wss() {
     check_path(Kind::InApache, true);
+}
+
+/// Clients at once in the concurrency check: more than one Apache process's threads
+/// (25 by default), so that connections share processes and run on several.
+const CLIENTS: usize = 80;
+/// Messages per client in the concurrency check.
+const MESSAGES: usize = 40;
+
+/// One client of the concurrency check: `MESSAGES` echoes of sizes from 1 byte to
+/// 70 KB (all three length encodings), text and binary, each tagged with the client
+/// and its sequence number, so an echo that belongs to another connection or comes out
+/// of order fails; every other client negotiates permessage-deflate.
+async fn concurrent_client(apache: SocketAddr, id: usize, all_open: Arc<Barrier>) {
+    let config = ClientConfig {
+        extensions: (id % 2 == 1).then(|| "permessage-deflate".into()),
+        ..client(None)
+    };
+    let host = format!("localhost:{}", apache.port());
+    let (mut ws, _) =
+        connect(apache, Some(&host), "/echo", &config).await.expect("a concurrent connection");
+    // Every handler is running before any echo: CLIENTS of them at once.
+    all_open.wait().await;
+    for seq in 0..MESSAGES {
+        let size = [1, 125, 126, 1000, 65_535, 65_536, 70_000][(id + seq) % 7];
+        let tag = format!("{id}:{seq}:");
+        let body: String =
+            tag.chars().chain(std::iter::repeat('x')).take(size.max(tag.len())).collect();
+        if seq % 2 == 0 {
+            ws.send_text(&body).await.unwrap();
+            assert_eq!(next_text(&mut ws).await, body, "client {id} message {seq}");
+        } else {
+            ws.send_binary(body.as_bytes()).await.unwrap();
+            match ws.recv().await.unwrap() {
+                Some(Message::Binary(back)) => {
+                    assert!(back == body.as_bytes(), "client {id} message {seq} differs")
+                }
+                other => panic!("client {id} message {seq}: {:?}", other.map(|m| m.kind())),
+            }
+        }
+    }
+    ws.close(Some(CloseFrame::new(CloseCode(1000), "done"))).await.unwrap();
+    assert_eq!(ws.peer_close().map(|c| c.code), Some(CloseCode(1000)), "client {id}");
+}
+
+/// wshd inside Apache under `mpm`, with `CLIENTS` connections at once: each gets its
+/// own echoes, in order, and closes cleanly; Apache logs no crash or Python error.
+fn concurrent_inside_apache(mpm: Mpm) {
+    let tree = handlers();
+    let python_path = apache_python_path();
+    let layout = Layout::InApache { handlers: tree.path(), python_path: &python_path };
+    let apache = Front::start(layout, &Options { mpm, ..Options::default() });
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let all = async {
+        let mut clients = tokio::task::JoinSet::new();
+        let all_open = Arc::new(Barrier::new(CLIENTS));
+        for id in 0..CLIENTS {
+            clients.spawn(concurrent_client(apache.addr(), id, all_open.clone()));
+        }
+        while let Some(done) = clients.join_next().await {
+            done.expect("a client of the concurrency check failed");
+        }
+    };
+    let checked =
+        runtime.block_on(async { tokio::time::timeout(Duration::from_secs(120), all).await });
+    assert!(
+        checked.is_ok(),
+        "{CLIENTS} connections did not finish within 120 s under the {mpm:?} MPM; Apache's \
+         error log:\n{}",
+        apache.error_log()
+    );
+    let log = apache.error_log();
+    for bad in ["Traceback", "Segmentation fault", "exit signal", "mod_pywebsocket"] {
+        assert!(!log.contains(bad), "Apache's error log shows {bad:?}:\n{log}");
+    }
+    eprintln!(
+        "inside Apache (mod_python) {mpm:?} MPM: ok: {CLIENTS} connections at once, \
+         {MESSAGES} echoes each (1 B to 70 KB, text and binary, half compressed), in order, \
+         closed with 1000"
+    );
+}
+
+#[test]
+#[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
+fn inside_apache_event_mpm_concurrent() {
+    concurrent_inside_apache(Mpm::Event);
+}
+
+#[test]
+#[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
+fn inside_apache_worker_mpm_concurrent() {
+    concurrent_inside_apache(Mpm::Worker);
 }
