@@ -72,7 +72,7 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
     connect::check_fd_budget(c.connections)?;
     let target = Target::resolve_with_tls(&c.url, c.tls_ca.as_deref()).await?;
     let sources = connect::sources(c.sources, &target)?;
-    let start_sample = usage::sample(args.window.server_pid)?;
+    let start_sample = usage::sample(args.window.server())?;
 
     let shared = Arc::new(Shared {
         phase: AtomicU8::new(WARMUP),
@@ -103,8 +103,7 @@ pub async fn run(args: &EchoArgs) -> Result<(), Box<dyn Error>> {
     }
 
     let measured = window::run(&args.window, &shared.phase).await?;
-    let usage =
-        Usage::between(args.window.server_pid, &start_sample, &measured.start, &measured.end);
+    let usage = Usage::between(args.window.server(), &start_sample, &measured.start, &measured.end);
 
     let (messages, clean_closes) = collect(&mut tasks, &mut errors).await;
     let histogram = shared.histogram.lock().expect("histogram lock poisoned");

@@ -41,7 +41,7 @@ struct Shared {
 pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
     let target = Arc::new(Target::resolve(&args.url).await?);
     let sources = Arc::new(connect::sources(args.sources, &target)?);
-    let base = usage::sample(args.window.server_pid)?;
+    let base = usage::sample(args.window.server())?;
     let shared = Arc::new(Shared {
         phase: AtomicU8::new(WARMUP),
         next: AtomicUsize::new(0),
@@ -68,7 +68,7 @@ pub async fn run(args: &HandshakeArgs) -> Result<(), Box<dyn Error>> {
         workers.shutdown().await;
     }
     let latency = Latency::from_nanos(&shared.histogram.lock().expect("histogram lock poisoned"));
-    let usage = Usage::between(args.window.server_pid, &base, &measured.start, &measured.end);
+    let usage = Usage::between(args.window.server(), &base, &measured.start, &measured.end);
     let rate = completed as f64 / window_secs.max(1e-9);
     let per_cpu = usage.per_server_cpu(completed);
     let line = format!(

@@ -163,6 +163,18 @@ struct Window {
     /// CPU-second.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// With --server-pid: count every process in that pid's session, not only the pid
+    /// (a server of several processes, such as nginx or Apache in front of wshd, started
+    /// under `setsid` so that the pid leads the session).
+    #[arg(long, requires = "server_pid")]
+    server_session: bool,
+}
+
+impl Window {
+    /// The server to sample, if a pid was given.
+    fn server(&self) -> Option<usage::Server> {
+        self.server_pid.map(|pid| usage::Server { pid, whole_session: self.server_session })
+    }
 }
 
 /// Options of `wshd-load echo`.

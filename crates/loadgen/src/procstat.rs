@@ -1,4 +1,5 @@
-//! Readings from /proc: a process's RSS and CPU time, kernel slab, our fd limit, CLK_TCK.
+//! Readings from /proc: a process's RSS and CPU time, the members of a session, kernel
+//! slab, our fd limit, CLK_TCK.
 //!
 //! Linux only, plain file parsing, no libc. It does not sample over time or compute
 //! rates; callers take two readings and subtract.
@@ -37,18 +38,38 @@ pub fn slab() -> io::Result<u64> {
 /// CPU time of `pid` (all its threads), user plus system, in clock ticks
 /// (`utime + stime`, fields 14 and 15 of `/proc/PID/stat`).
 pub fn cpu_ticks(pid: &str) -> io::Result<u64> {
+    Ok(stat_field(pid, 14)? + stat_field(pid, 15)?)
+}
+
+/// The pids of every process in the session `leader` leads (field 6 of
+/// `/proc/PID/stat`), the leader first; an error if the leader is gone.
+pub fn session_members(leader: u32) -> io::Result<Vec<String>> {
+    let own = leader.to_string();
+    stat_field(&own, 6)?;
+    let mut members = vec![own.clone()];
+    for entry in fs::read_dir("/proc")? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name == own || !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        // A process that exited since the listing is not a member.
+        if stat_field(&name, 6).is_ok_and(|sid| sid == u64::from(leader)) {
+            members.push(name);
+        }
+    }
+    Ok(members)
+}
+
+/// Field `n` (numbered as in proc(5), `n` ≥ 3) of `/proc/PID/stat`.
+fn stat_field(pid: &str, n: usize) -> io::Result<u64> {
     let text = fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) is in parentheses and may hold spaces or ')'; the
     // fields after the last ')' start with field 3 (state).
     let rest = text.rsplit_once(')').map(|(_, r)| r).ok_or_else(|| missing("stat", pid))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |n: usize| -> io::Result<u64> {
-        fields
-            .get(n - 3)
-            .and_then(|f| f.parse().ok())
-            .ok_or_else(|| missing(&format!("stat field {n}"), pid))
-    };
-    Ok(field(14)? + field(15)?)
+    rest.split_whitespace()
+        .nth(n - 3)
+        .and_then(|f| f.parse().ok())
+        .ok_or_else(|| missing(&format!("stat field {n}"), pid))
 }
 
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), read from the `AT_CLKTCK` entry of
@@ -100,6 +121,27 @@ mod tests {
         assert!(slab().unwrap() > 0);
         cpu_ticks("self").unwrap();
         assert!(clock_ticks_per_sec() > 0);
+    }
+
+    #[test]
+    fn lists_a_sessions_members() {
+        // A shell in a session of its own, with a child: both are members.
+        let mut leader = std::process::Command::new("setsid")
+            .args(["sh", "-c", "sleep 30 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(leader.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let child = line.trim().to_owned();
+        let members = session_members(leader.id()).unwrap();
+        let _ = std::process::Command::new("kill").arg(&child).status();
+        let _ = leader.wait();
+        assert_eq!(members[0], leader.id().to_string());
+        assert!(members.contains(&child), "{child} not in {members:?}");
+        assert!(!members.contains(&std::process::id().to_string()), "{members:?}");
+        assert!(session_members(leader.id()).is_err(), "the leader is gone");
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub async fn run(args: &RateArgs) -> Result<(), Box<dyn Error>> {
     connect::check_fd_budget(c.connections)?;
     let target = Target::resolve(&c.url).await?;
     let sources = connect::sources(c.sources, &target)?;
-    let base = usage::sample(args.window.server_pid)?;
+    let base = usage::sample(args.window.server())?;
     let (opened, mut errors) =
         rawconn::open_all(&target, c.connections, &sources, c.concurrency).await;
     if opened.is_empty() {
@@ -84,9 +84,9 @@ pub async fn run(args: &RateArgs) -> Result<(), Box<dyn Error>> {
     });
 
     tokio::time::sleep_until(measure_from.into()).await;
-    let a = usage::sample(args.window.server_pid)?;
+    let a = usage::sample(args.window.server())?;
     tokio::time::sleep_until(end.into()).await;
-    let b = usage::sample(args.window.server_pid)?;
+    let b = usage::sample(args.window.server())?;
     let window = end - measure_from;
 
     let sent = tokio::task::spawn_blocking(move || pacer.join()).await?;
@@ -117,7 +117,7 @@ pub async fn run(args: &RateArgs) -> Result<(), Box<dyn Error>> {
         window_secs: window.as_secs_f64(),
         messages,
         latency: Latency::from_nanos(&histogram),
-        usage: Usage::between(args.window.server_pid, &base, &a, &b),
+        usage: Usage::between(args.window.server(), &base, &a, &b),
         errors,
         clean_closes,
     };

@@ -1,5 +1,6 @@
 //! The server's resource use over a measured window: CPU seconds (utime + stime of all
-//! its threads), RSS and kernel slab at both ends, and this process's CPU seconds.
+//! its threads, or of every process in its session), RSS and kernel slab at both ends,
+//! and this process's CPU seconds.
 //!
 //! [`Sample`]s taken before connecting and at the start and end of the window make a
 //! [`Usage`]. It does
@@ -20,16 +21,38 @@ pub struct Sample {
     client_ticks: u64,
 }
 
-/// Takes a reading of `server_pid` (if given), the slab, and this process.
-pub fn sample(server_pid: Option<u32>) -> Result<Sample, Box<dyn Error>> {
-    let (server_ticks, server_rss) = match server_pid {
-        Some(pid) => {
+/// The server whose usage is sampled.
+#[derive(Debug, Clone, Copy)]
+pub struct Server {
+    /// Its process id.
+    pub pid: u32,
+    /// Count every process in the session `pid` leads (CPU and RSS summed), so that
+    /// worker processes started and reaped in between are counted while they live.
+    pub whole_session: bool,
+}
+
+/// Takes a reading of `server` (if given), the slab, and this process.
+pub fn sample(server: Option<Server>) -> Result<Sample, Box<dyn Error>> {
+    let (server_ticks, server_rss) = match server {
+        Some(Server { pid, whole_session }) => {
             let p = pid.to_string();
             let fail = |e: std::io::Error| format!("cannot read /proc/{p} (server pid): {e}");
-            (
-                Some(procstat::cpu_ticks(&p).map_err(fail)?),
-                Some(procstat::memory(&p).map_err(fail)?.rss),
-            )
+            let pids = if whole_session {
+                procstat::session_members(pid).map_err(fail)?
+            } else {
+                vec![p.clone()]
+            };
+            let (mut ticks, mut rss) = (0, 0);
+            for member in &pids {
+                // A worker that exits between listing and reading is skipped; the
+                // server's own pid must be readable.
+                match (procstat::cpu_ticks(member), procstat::memory(member)) {
+                    (Ok(t), Ok(m)) => (ticks, rss) = (ticks + t, rss + m.rss),
+                    (Err(e), _) | (_, Err(e)) if *member == p => return Err(fail(e).into()),
+                    _ => {}
+                }
+            }
+            (Some(ticks), Some(rss))
         }
         None => (None, None),
     };
@@ -59,11 +82,15 @@ pub struct Usage {
 impl Usage {
     /// CPU used between `a` and `b`; memory growth from `base` (taken before any
     /// connection was opened) to `b`.
-    pub fn between(server_pid: Option<u32>, base: &Sample, a: &Sample, b: &Sample) -> Usage {
+    pub fn between(server: Option<Server>, base: &Sample, a: &Sample, b: &Sample) -> Usage {
         let secs = |t: u64| t as f64 / procstat::clock_ticks_per_sec() as f64;
         Usage {
-            server_pid,
-            server_cpu_secs: a.server_ticks.zip(b.server_ticks).map(|(x, y)| secs(y - x)),
+            server_pid: server.map(|s| s.pid),
+            // A session's worker that exited takes its ticks with it: never below zero.
+            server_cpu_secs: a
+                .server_ticks
+                .zip(b.server_ticks)
+                .map(|(x, y)| secs(y.saturating_sub(x))),
             server_rss: base.server_rss.zip(b.server_rss),
             slab: (base.slab, b.slab),
             client_cpu_secs: secs(b.client_ticks - a.client_ticks),

@@ -30,12 +30,12 @@ pub struct Measured {
 /// and to [`STOP`] at its end.
 pub async fn run(window: &Window, phase: &AtomicU8) -> Result<Measured, Box<dyn Error>> {
     tokio::time::sleep(Duration::from_secs_f64(window.warmup_secs.max(0.0))).await;
-    let start = usage::sample(window.server_pid)?;
+    let start = usage::sample(window.server())?;
     let started = Instant::now();
     phase.store(MEASURE, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs_f64(window.duration_secs.max(0.0))).await;
     phase.store(STOP, Ordering::Relaxed);
     let elapsed = started.elapsed();
-    let end = usage::sample(window.server_pid)?;
+    let end = usage::sample(window.server())?;
     Ok(Measured { elapsed, start, end })
 }
