@@ -130,6 +130,12 @@ impl Front {
                 dir.write("httpd.conf", apache_conf(dir.path(), port, layout, options));
                 let mut c = Command::new("apache2");
                 c.arg("-f").arg(dir.path().join("httpd.conf")).arg("-DFOREGROUND");
+                // mod_python's interpreter finds its standard library from the first
+                // `python3` on PATH: a caller's virtualenv or pyenv build there would
+                // take the place of the Python it was built for, without mod_python.
+                c.env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+                    .env_remove("PYTHONHOME")
+                    .env_remove("PYTHONPATH");
                 c
             }
         };

@@ -3,11 +3,13 @@
 //! and for wss terminated at the proxy. Each proxy runs from a configuration generated
 //! here, on a loopback port, as an unprivileged run would start it (no system service).
 //!
-//! The same wire checks go through every path: text and binary echo up to 16 MiB, a
-//! subprotocol, permessage-deflate, close codes and reasons both ways, a handler's
-//! exception (1011), a missing handler (404), the client's address reaching the handler
-//! (`--trusted-proxy`), and a connection idle past the proxy's timeout, kept open by
-//! wshd's keepalive pings (and cut by the proxy without them).
+//! The same wire checks go through every path: text and binary echo up to 16 MiB, 1009
+//! one byte over that limit, a subprotocol, permessage-deflate, close codes and reasons
+//! both ways, a handler's exception (1011), a missing handler (404), the client's address
+//! reaching the handler (`--trusted-proxy`), and a connection idle past the proxy's
+//! timeout, kept open by wshd's keepalive pings (and cut by the proxy without them).
+//! Inside Apache, 80 connections at once under the event and under the worker MPM each
+//! get their own echoes, in order.
 //!
 //! The tests need `nginx` and `apache2`: `conformance/proxies/run.sh` installs Debian's
 //! packages and runs them (a step of scripts/test), so they are `#[ignore]`d for a plain
@@ -157,6 +159,15 @@ async fn wire_checks(proxy: &Front, ca: Option<&Ca>, proxied: bool) -> Vec<&'sta
         other => panic!("expected the 16 MiB echo, got {:?}", other.map(|m| m.kind())),
     }
     done.push("echo text and 16 MiB binary");
+
+    // One byte over the message limit (16 MiB, as in the standalone server): 1009.
+    let mut ws = open(proxy, "/echo", &plain).await.unwrap();
+    let over: Vec<u8> = vec![7; 16 * 1024 * 1024 + 1];
+    // The server may close before it has read the whole message.
+    let _ = ws.send_binary(&over).await;
+    assert!(matches!(ws.recv().await, Ok(None) | Err(_)), "a message over the limit was taken");
+    assert_eq!(ws.peer_close().map(|c| c.code), Some(CloseCode(1009)), "over the limit");
+    done.push("1009 over the 16 MiB limit");
 
     // The client closes: the handler answers with the client's code and reason.
     let mut ws = open(proxy, "/close", &plain).await.unwrap();
