@@ -15,6 +15,11 @@
 #   --timeout SECONDS     limit for wstest (default: 1200; env: AUTOBAHN_TIMEOUT)
 #   --python-echo         serve the Python handler examples/handlers/echo_wsh.py
 #                         with the wshd binary instead of the native echo example
+#   --via LAYOUT          serve examples/handlers/echo_wsh.py through LAYOUT:
+#                         nginx (in front of the wshd binary) or in-apache (wshd
+#                         inside Apache through mod_python; the package must be
+#                         in $WSHD_APACHE_PYTHONPATH). conformance/proxies/run.sh
+#                         --autobahn installs both servers and runs these.
 #   --offer-deflate       offer permessage-deflate on every connection, so that
 #                         groups 1-10 run with compression negotiated
 #                         (wstest_offer_deflate.py)
@@ -41,6 +46,9 @@ START_TIMEOUT="${WSHD_AUTOBAHN_START_TIMEOUT:-30}"
 SUMMARY_ARGS=()
 OFFER_DEFLATE=0
 PYTHON_ECHO=0
+VIA=""
+VIA_DIR=""
+URL_PATH="/"
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
@@ -54,7 +62,7 @@ die() {
 
 while [ $# -gt 0 ]; do
   case "$1" in
-  --cases | --exclude | --server-cmd | --url | --out | --timeout | --check-results | --write-results)
+  --cases | --exclude | --server-cmd | --url | --out | --timeout | --check-results | --write-results | --via)
     [ $# -ge 2 ] || {
       echo "run.sh: $1 needs a value" >&2
       usage 2
@@ -66,6 +74,7 @@ while [ $# -gt 0 ]; do
     --url) URL="$2" ;;
     --out) OUT="$2" ;;
     --timeout) TIMEOUT="$2" ;;
+    --via) VIA="$2" ;;
     --check-results | --write-results) SUMMARY_ARGS+=("$1" "$2") ;;
     esac
     shift 2
@@ -131,7 +140,14 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
 }
-trap stop_server EXIT
+finish() {
+  stop_server
+  if [ -n "$VIA_DIR" ]; then
+    cp "$VIA_DIR/front/error.log" "$OUT/front-error.log" 2>/dev/null || true
+    rm -rf "$VIA_DIR"
+  fi
+}
+trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -145,11 +161,45 @@ show_server_logs() {
   done
 }
 
+target_dir() {
+  (cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+}
+
+# nginx or Apache from a generated configuration (wshd-testkit's wshd-deploy), in a
+# directory Apache's worker user can read; its error log is kept in $OUT.
+if [ -n "$VIA" ]; then
+  case "$VIA" in
+  nginx | in-apache) ;;
+  *)
+    echo "run.sh: --via $VIA: nginx or in-apache" >&2
+    usage 2
+    ;;
+  esac
+  [ -z "$URL" ] && [ -z "$SERVER_CMD" ] || die "--via starts its own server: no --url or --server-cmd"
+  say "building wshd-deploy and wshd"
+  (cd "$ROOT" && cargo build -q -p wshd-testkit --bin wshd-deploy && cargo build -q --release -p wshd) ||
+    die "could not build wshd-deploy and wshd"
+  TARGET_DIR="$(target_dir)"
+  VIA_DIR="$(mktemp -d /tmp/wshd-autobahn-via.XXXXXX)"
+  mkdir "$VIA_DIR/handlers"
+  cp "$ROOT/examples/handlers/echo_wsh.py" "$VIA_DIR/handlers/"
+  chmod -R a+rX "$VIA_DIR"
+  SERVER_CMD="'$TARGET_DIR/debug/wshd-deploy' $VIA --dir '$VIA_DIR/front'"
+  if [ "$VIA" = in-apache ]; then
+    [ -n "${WSHD_APACHE_PYTHONPATH:-}" ] ||
+      die "--via in-apache needs WSHD_APACHE_PYTHONPATH: a directory holding wshd's package (conformance/proxies/run.sh makes one)"
+    SERVER_CMD+=" --handlers '$VIA_DIR/handlers' --python-path '$WSHD_APACHE_PYTHONPATH'"
+  else
+    SERVER_CMD+=" -- '$TARGET_DIR/release/wshd' -H 127.0.0.1 -p 0 -w '$VIA_DIR/handlers'"
+  fi
+  URL_PATH="/echo"
+fi
+
 if [ -z "$URL" ] && [ -z "$SERVER_CMD" ] && [ "$PYTHON_ECHO" = 1 ]; then
   say "building wshd (cargo build --release -p wshd)"
   (cd "$ROOT" && cargo build --release -p wshd) || die "could not build wshd"
-  TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+  TARGET_DIR="$(target_dir)"
   # handler_map.txt aliases / to /echo, the path wstest connects to.
   SERVER_CMD="'$TARGET_DIR/release/wshd' -H 127.0.0.1 -p 0 -w examples/handlers -m examples/handlers/handler_map.txt"
 fi
@@ -159,8 +209,7 @@ if [ -z "$URL" ]; then
     say "building the echo example (cargo build --release -p wshd-server --example echo)"
     (cd "$ROOT" && cargo build --release -p wshd-server --example echo) ||
       die "could not build the echo example"
-    TARGET_DIR="$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
-      python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+    TARGET_DIR="$(target_dir)"
     ECHO_BIN="$TARGET_DIR/release/examples/echo"
     [ -x "$ECHO_BIN" ] || die "built, but $ECHO_BIN is missing"
     SERVER_CMD="'$ECHO_BIN' --host 127.0.0.1 --port 0"
@@ -184,7 +233,7 @@ if [ -z "$URL" ]; then
     show_server_logs
     die "server did not print 'listening on HOST:PORT' within ${START_TIMEOUT} s"
   fi
-  URL="ws://$ADDR/"
+  URL="ws://$ADDR$URL_PATH"
   say "server pid $SERVER_PID is listening on $ADDR"
 fi
 
