@@ -52,6 +52,8 @@ pub enum Mpm {
     Event,
     /// Threads in several processes, without the listener thread.
     Worker,
+    /// One process per connection, no threads.
+    Prefork,
 }
 
 /// How to start a [`Layout`].
@@ -136,6 +138,13 @@ impl Front {
                 c.env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
                     .env_remove("PYTHONHOME")
                     .env_remove("PYTHONPATH");
+                // prefork's parent stops its children with a SIGTERM to its whole
+                // process group, which would take the caller with it. The other MPMs
+                // stay in the caller's group, so that a signal to it reaches Apache.
+                if options.mpm == Mpm::Prefork {
+                    use std::os::unix::process::CommandExt;
+                    c.process_group(0);
+                }
                 c
             }
         };
@@ -241,6 +250,7 @@ fn apache_conf(dir: &Path, port: u16, layout: Layout<'_>, options: &Options<'_>)
     let mpm = match options.mpm {
         Mpm::Event => "event",
         Mpm::Worker => "worker",
+        Mpm::Prefork => "prefork",
     };
     let mut conf = format!(
         "ServerName localhost\nListen 127.0.0.1:{port}\nPidFile {d}/httpd.pid\n\

@@ -8,7 +8,7 @@
 //! both ways, a handler's exception (1011), a missing handler (404), the client's address
 //! reaching the handler (`--trusted-proxy`), and a connection idle past the proxy's
 //! timeout, kept open by wshd's keepalive pings (and cut by the proxy without them).
-//! Inside Apache, 80 connections at once under the event and under the worker MPM each
+//! Inside Apache, 80 connections at once under each MPM (event, worker, prefork) each
 //! get their own echoes, in order.
 //!
 //! The tests need `nginx` and `apache2`: `conformance/proxies/run.sh` installs Debian's
@@ -346,7 +346,8 @@ fn inside_apache_wss() {
 }
 
 /// Clients at once in the concurrency check: more than one Apache process's threads
-/// (25 by default), so that connections share processes and run on several.
+/// (25 by default), so that connections share processes and run on several (under
+/// prefork, one process each).
 const CLIENTS: usize = 80;
 /// Messages per client in the concurrency check.
 const MESSAGES: usize = 40;
@@ -435,4 +436,10 @@ fn inside_apache_event_mpm_concurrent() {
 #[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
 fn inside_apache_worker_mpm_concurrent() {
     concurrent_inside_apache(Mpm::Worker);
+}
+
+#[test]
+#[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
+fn inside_apache_prefork_mpm_concurrent() {
+    concurrent_inside_apache(Mpm::Prefork);
 }
