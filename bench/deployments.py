@@ -122,30 +122,33 @@ def report(args, results, started):
         wall = [r["msgs_per_sec"] for r in runs]
         ratios = [r["msgs_per_server_cpu_sec"] / b["msgs_per_server_cpu_sec"]
                   for r, b in zip(runs, results[base])] if base in results else []
+        rss = [r["server_rss_end"] / 1048576 for r in runs]
         bound = sum(1 for r in runs if r.get("client_bound"))
         rows.append(
             f"| {PATHS[path]} | {statistics.median(rates):,.0f} | "
             f"{statistics.median(wall):,.0f} | "
             + (f"{statistics.median(ratios):.2f}×" if ratios else "–")
-            + f" | {bound}/{len(runs)} |")
-    load = os.getloadavg()[0]
+            + f" | {statistics.median(rss):.0f} | {bound}/{len(runs)} |")
+    day = time.strftime('%Y-%m-%d', time.gmtime(started))
     text = f"""# What each deployment costs
 
-Written by `bench/deployments.py` ({time.strftime('%Y-%m-%d', time.gmtime(started))}, commit
-`{args.commit}`, {args.repeat} rounds of {args.window:g} s windows after {args.warmup:g} s
-warm-up; 1-minute load average {load:.2f} at the end). The Python echo handler
-`examples/handlers/echo_wsh.py`, 100 connections × 20 B binary, depth 1. Server CPU is every
-process of the path (wshd, and nginx's or Apache's master and workers), pinned to CPU
+Written by `bench/deployments.py` on {day} at commit `{args.commit}`: {args.repeat} rounds of
+{args.window:g} s windows after {args.warmup:g} s of warm-up, 1-minute load average
+{args.loadavg:.2f} before the first. The Python echo handler `examples/handlers/echo_wsh.py`,
+100 connections × 20 B binary, depth 1. Server CPU and RSS are those of every process on
+the path (wshd, and nginx's or Apache's master and workers), pinned to CPU
 {args.server_cpu}; the load generator runs on CPU {args.client_cpu}.
 
-| Path | msgs per server CPU-s (median) | msgs/s (median) | ratio to wshd alone (median of rounds) | client-bound runs |
-|---|---|---|---|---|
+| Path | msgs per server CPU-s (median) | msgs/s (median) | ratio to wshd alone (median of rounds) | server RSS, MiB (median) | client-bound runs |
+|---|---|---|---|---|---|
 """ + "\n".join(rows) + """
 
 - **Through a proxy**, every message crosses one more process twice (client to proxy to
   wshd, and back), so the proxy's CPU is added to wshd's.
 - **Inside Apache**, there is no second hop, but each connection holds one of Apache's
   worker threads for its life, and the Python handler runs in Apache's interpreter.
+- During a run the load average climbs far above 2: it counts runnable threads, and
+  wshd's Python handlers and Apache both run a thread per connection on one CPU.
 - Re-run with `bench/deployments.py` (needs nginx, apache2 and libapache2-mod-python:
   `conformance/proxies/run.sh` installs them).
 """
@@ -176,6 +179,7 @@ def main():
     args.commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                  capture_output=True, text=True).stdout.strip()
     started = time.time()
+    args.loadavg = os.getloadavg()[0]
     results = {path: [] for path in paths}
     with tempfile.TemporaryDirectory(prefix="wshd-deployments-") as tmp:
         os.chmod(tmp, 0o755)

@@ -7,10 +7,27 @@
 # crates/wshd/tests/proxies.rs, which starts each server from a generated configuration
 # on a loopback port and prints one line per path with the checks it ran.
 #
-#   conformance/proxies/run.sh            # install if needed, then test every path
+#   conformance/proxies/run.sh              # install if needed, then test every path
+#   conformance/proxies/run.sh --autobahn   # instead: Autobahn|Testsuite groups 1-7, 9,
+#                                           # 10, 12, 13 through the Python echo handler
+#                                           # inside Apache and behind nginx
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+AUTOBAHN=0
+case "${1:-}" in
+"") ;;
+--autobahn) AUTOBAHN=1 ;;
+-h | --help)
+  sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+  exit 0
+  ;;
+*)
+  echo "proxies: unknown argument: $1 (try --help)" >&2
+  exit 2
+  ;;
+esac
 
 die() {
   echo "proxies: error: $*" >&2
@@ -64,6 +81,17 @@ trap 'rm -rf "$lib"' EXIT
 python3 -m pip install --quiet --no-deps --target "$lib" "$(ls "$wheels"/wshd-*.whl)"
 chmod -R a+rX "$lib"
 export WSHD_APACHE_PYTHONPATH="$lib"
+
+if [ "$AUTOBAHN" = 1 ]; then
+  # Both runs check their results against the ones committed in conformance/autobahn/results.
+  cases='1.*,2.*,3.*,4.*,5.*,6.*,7.*,9.*,10.*,12.*,13.*'
+  for via in in-apache nginx; do
+    echo "proxies: Autobahn|Testsuite through $via"
+    conformance/autobahn/run.sh --via "$via" --cases "$cases" --timeout 2400 \
+      --out "target/autobahn-$via" --check-results "$via"
+  done
+  exit 0
+fi
 
 out="$(mktemp)"
 status=0
