@@ -98,10 +98,10 @@ status=0
 cargo test -q -p wshd --test proxies -- --ignored --test-threads 1 --nocapture >"$out" 2>&1 ||
   status=$?
 # One line per path (the quiet harness may put its progress dot in front of one).
-grep -oE '(proxy [A-Za-z]+|inside Apache \(mod_python\)) (wss?|[A-Za-z]+ MPM): ok: .*|^test result.*' "$out" || true
+grep -oE '(proxy [A-Za-z]+|inside Apache \(mod_python\)) (wss?|[A-Za-z]+ MPM|RequestReadTimeout [^:]*): ok: .*|^test result.*' "$out" || true
 if [ "$status" != 0 ]; then
   echo "---- cargo test output ----" >&2
-  grep -vE '(proxy [A-Za-z]+|inside Apache \(mod_python\)) (wss?|[A-Za-z]+ MPM): ok' "$out" | tail -n 60 >&2
+  grep -vE '(proxy [A-Za-z]+|inside Apache \(mod_python\)) (wss?|[A-Za-z]+ MPM|RequestReadTimeout [^:]*): ok' "$out" | tail -n 60 >&2
   rm -f "$out"
   die "proxy tests failed (again: cargo test -p wshd --test proxies -- --ignored --test-threads 1)"
 fi

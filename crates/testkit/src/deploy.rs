@@ -70,6 +70,8 @@ pub struct Options<'a> {
     /// Where the configuration, certificate and logs go, and stay; `None` for a scratch
     /// directory removed when the server stops.
     pub dir: Option<PathBuf>,
+    /// Lines appended to Apache's configuration (nginx ignores them).
+    pub apache_directives: Vec<String>,
 }
 
 /// The directory a [`Front`] keeps its files in.
@@ -301,6 +303,10 @@ fn apache_conf(dir: &Path, port: u16, layout: Layout<'_>, options: &Options<'_>)
             ));
         }
         Layout::Nginx(_) => unreachable!("nginx has a configuration of its own"),
+    }
+    for line in &options.apache_directives {
+        conf.push_str(line);
+        conf.push('\n');
     }
     conf
 }

@@ -9,7 +9,8 @@
 //! reaching the handler (`--trusted-proxy`), and a connection idle past the proxy's
 //! timeout, kept open by wshd's keepalive pings (and cut by the proxy without them).
 //! Inside Apache, 80 connections at once under each MPM (event, worker, prefork) each
-//! get their own echoes, in order.
+//! get their own echoes, in order; and mod_reqtimeout's body limit cuts an idle
+//! WebSocket unless it is set to 0, as docs/deployment.md says.
 //!
 //! The tests need `nginx` and `apache2`: `conformance/proxies/run.sh` installs Debian's
 //! packages and runs them (a step of scripts/test), so they are `#[ignore]`d for a plain
@@ -237,23 +238,23 @@ async fn wire_checks(proxy: &Front, ca: Option<&Ca>, proxied: bool) -> Vec<&'sta
     done
 }
 
-/// A connection idle for longer than the proxy's timeout: kept by wshd's pings, cut
-/// without them.
-async fn idle_check(proxy: &Front, ca: Option<&Ca>, pings: bool) {
-    let mut ws = open(proxy, "/echo", &client(ca)).await.unwrap();
+/// A connection idle for twice `PROXY_IDLE`, expected to be `kept` (by wshd's pings, or
+/// with nothing to cut it) or cut (by a timeout of `PROXY_IDLE`).
+async fn idle_check(server: &Front, ca: Option<&Ca>, kept: bool) {
+    let mut ws = open(server, "/echo", &client(ca)).await.unwrap();
     let idle = PROXY_IDLE * 2;
     let started = Instant::now();
     // Receiving answers the pings (with pongs) while nothing else happens.
     let waited = tokio::time::timeout(idle, ws.recv()).await;
-    if pings {
+    if kept {
         assert!(waited.is_err(), "the connection ended while idle: {waited:?}");
         ws.send_text("still here").await.unwrap();
         assert_eq!(next_text(&mut ws).await, "still here");
     } else {
         assert!(
             matches!(waited, Ok(Ok(None) | Err(_))),
-            "without pings the proxy should cut the connection within {idle:?} (its timeout is \
-             {PROXY_IDLE:?}), so the idle check can fail: {waited:?} after {:?}",
+            "the connection should be cut within {idle:?} (the timeout is {PROXY_IDLE:?}), \
+             so the idle check can fail: {waited:?} after {:?}",
             started.elapsed()
         );
     }
@@ -343,6 +344,47 @@ fn inside_apache_ws() {
 #[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
 fn inside_apache_wss() {
     check_path(Kind::InApache, true);
+}
+
+/// wshd inside Apache with mod_reqtimeout, which Debian's Apache loads by default: its
+/// `body` limit (`RequestReadTimeout body=10,minrate=500` there; 3 s here) also bounds
+/// a WebSocket's reads, so an idle one is cut, unless `body=0` turns it off, as
+/// docs/deployment.md says to.
+fn inside_apache_with_request_read_timeout(body: &str, survives: bool) {
+    let tree = handlers();
+    let python_path = apache_python_path();
+    let layout = Layout::InApache { handlers: tree.path(), python_path: &python_path };
+    let options = Options {
+        apache_directives: vec![
+            "LoadModule reqtimeout_module /usr/lib/apache2/modules/mod_reqtimeout.so".into(),
+            "RequestReadTimeout header=20-40,minrate=500".into(),
+            format!("RequestReadTimeout {body}"),
+        ],
+        ..Options::default()
+    };
+    let apache = Front::start(layout, &options);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // `idle_check` holds the connection idle for twice PROXY_IDLE (6 s) and expects it
+    // kept ("with pings") or cut.
+    runtime.block_on(idle_check(&apache, None, survives));
+    let fate = if survives { "kept" } else { "cut" };
+    eprintln!(
+        "inside Apache (mod_python) RequestReadTimeout {body}: ok: a WebSocket idle for \
+         {:?} was {fate}",
+        PROXY_IDLE * 2
+    );
+}
+
+#[test]
+#[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
+fn inside_apache_reqtimeout_body_limit_cuts_idle_websockets() {
+    inside_apache_with_request_read_timeout("body=3,minrate=500", false);
+}
+
+#[test]
+#[ignore = "needs apache2 and mod_python: conformance/proxies/run.sh installs them and runs these"]
+fn inside_apache_reqtimeout_body_0_keeps_idle_websockets() {
+    inside_apache_with_request_read_timeout("body=0", true);
 }
 
 /// Clients at once in the concurrency check: more than one Apache process's threads
