@@ -1,7 +1,8 @@
 //! The opening handshake of RFC 6455 §4, server side ([`validate_upgrade`],
 //! [`accept_response`], [`error_response`]) and client side ([`ClientRequest`],
 //! [`validate_response`]), over an incremental HTTP/1.x head parser
-//! ([`parse_request_from`], [`parse_response_from`]).
+//! ([`parse_request_from`], [`parse_response_from`]); and HyBi 00's, server side
+//! ([`hybi00`]).
 //!
 //! Sans-I/O like the rest of the crate: functions take the bytes received so far and return
 //! values or the bytes to send. They do not read sockets, keep time (the handshake timeout
@@ -39,6 +40,7 @@ mod error;
 mod forwarded;
 mod head;
 mod headers;
+pub mod hybi00;
 mod request;
 mod server;
 mod target;

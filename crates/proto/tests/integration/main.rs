@@ -5,11 +5,13 @@
 //! - `rfc7692`: permessage-deflate and deflate-frame through the connection;
 //! - `closing`: the closing decisions the core makes for both shells, and read hints;
 //! - `framing`: the framing seam with a test double, and whole-message assembly;
+//! - `hybi00`: HyBi 00's frames through the connection;
 //! - `hostile`: hostile peers, with a counting allocator, and the fuzz regression replay.
 
 mod closing;
 mod framing;
 mod hostile;
+mod hybi00;
 mod rfc6455;
 mod rfc7692;
 mod support;

@@ -9,13 +9,18 @@
 //! timeout, going away, whole-message assembly, the output buffer, and the shells that
 //! drive it. A framing decides only how bytes become events and how sends become bytes.
 //!
-//! This module is the trait and its small helper types; it holds no wire format itself.
+//! This module is the trait and its small helper types; [`hybi00`] is the one other wire
+//! format that implements it.
+
+pub mod hybi00;
 
 use std::fmt;
 
 use crate::connection::{Event, MessageKind};
 use crate::error::{ProtocolError, UsageError};
 use crate::incoming::Queue;
+
+pub use hybi00::Hybi00Framing;
 
 /// A control frame to encode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

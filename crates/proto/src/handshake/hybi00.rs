@@ -1,0 +1,291 @@
+//! The server side of HyBi 00's opening handshake (draft-ietf-hybi-thewebsocketprotocol-00,
+//! also known as hixie-76): telling such a request from RFC 6455's, checking it, the
+//! `Sec-WebSocket-Key1`/`Key2` challenge and its MD5 answer, and the 101 that carries it.
+//!
+//! Not here: whether to speak HyBi 00 at all (off by default; the server decides), reading
+//! the 8 challenge bytes that follow the head (the caller reads them and passes them in),
+//! and the frames after the handshake ([`crate::framing::Hybi00Framing`]). Checks and
+//! statuses follow pywebsocket's HyBi 00 handshaker, except where marked.
+
+use md5::{Digest, Md5};
+
+use super::error::{HandshakeError, InvalidHeader};
+use super::headers::{parse_token_list, push_field};
+use super::request::{Headers, Request};
+
+/// The bytes of the challenge that follow the request head (the draft's `key3`).
+pub const KEY3_LEN: usize = 8;
+
+/// Whether `req` is a HyBi 00 handshake: it carries `Sec-WebSocket-Key1` or `Key2` and
+/// no `Sec-WebSocket-Version` (which every RFC 6455 client sends).
+pub fn is_hybi00_request(req: &Request) -> bool {
+    let h = &req.headers;
+    h.get("sec-websocket-version").is_none()
+        && (h.get("sec-websocket-key1").is_some() || h.get("sec-websocket-key2").is_some())
+}
+
+/// A request that passed [`validate_hybi00`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hybi00Request {
+    /// The full request, headers included.
+    pub request: Request,
+    /// The two numbers of the challenge, from `Sec-WebSocket-Key1` and `Key2`.
+    pub parts: [u32; 2],
+    /// `Origin`, if sent.
+    pub origin: Option<String>,
+    /// `Sec-WebSocket-Protocol`, if sent: one value, not a list, in HyBi 00.
+    pub protocol: Option<String>,
+    /// `Host`, as sent.
+    pub host: String,
+}
+
+/// Checks a HyBi 00 request (all failures are 400):
+///
+/// 1. method `GET` and `HTTP/1.1`;
+/// 2. exactly one `Upgrade`, equal to `WebSocket` ignoring case;
+/// 3. `Connection` is a token list containing `upgrade`, ignoring case;
+/// 4. exactly one `Host` (*stricter*: pywebsocket took the first of several);
+/// 5. `Sec-WebSocket-Draft`, if present, is `0`;
+/// 6. `Sec-WebSocket-Protocol`, if present, is not empty and only has characters from
+///    U+0020 to U+007E;
+/// 7. exactly one `Sec-WebSocket-Key1` and one `Key2`, each with at least one digit, at
+///    least one space, and a number (its digits read as one decimal number) that is at
+///    most 4,294,967,295 and a multiple of its count of spaces (the draft's checks).
+///
+/// The first failure is returned.
+pub fn validate_hybi00(req: Request) -> Result<Hybi00Request, HandshakeError> {
+    fn bad(reason: impl Into<std::borrow::Cow<'static, str>>) -> HandshakeError {
+        HandshakeError::bad_request(reason)
+    }
+    if req.method != "GET" {
+        return Err(bad("method must be GET"));
+    }
+    if req.http_minor != 1 {
+        return Err(bad("HTTP/1.1 is required"));
+    }
+    let h = &req.headers;
+    match single(h, "upgrade") {
+        Some(v) if v.trim_ascii().eq_ignore_ascii_case(b"websocket") => {}
+        Some(_) => return Err(bad("Upgrade header must be \"WebSocket\"")),
+        None => return Err(bad("exactly one Upgrade header is required")),
+    }
+    let connection =
+        h.get_combined("connection").ok_or_else(|| bad("missing Connection header"))?;
+    let tokens = parse_token_list(&connection)
+        .map_err(|e| bad(format!("invalid Connection header: {e}")))?;
+    if !tokens.iter().any(|t| t.eq_ignore_ascii_case("upgrade")) {
+        return Err(bad("Connection header must contain \"upgrade\""));
+    }
+    let host = single(h, "host").ok_or_else(|| bad("exactly one Host header is required"))?;
+    let host = String::from_utf8_lossy(host.trim_ascii()).into_owned();
+    if let Some(draft) = h.get("sec-websocket-draft")
+        && draft.trim_ascii() != b"0"
+    {
+        return Err(bad("Sec-WebSocket-Draft must be 0 for HyBi 00"));
+    }
+    let protocol = match h.get("sec-websocket-protocol") {
+        None => None,
+        Some([]) => return Err(bad("empty Sec-WebSocket-Protocol")),
+        Some(v) if !v.iter().all(|b| (0x20..=0x7e).contains(b)) => {
+            return Err(bad("Sec-WebSocket-Protocol has a character outside U+0020 to U+007E"));
+        }
+        Some(v) => Some(String::from_utf8_lossy(v).into_owned()),
+    };
+    let parts = [key_part(h, "sec-websocket-key1")?, key_part(h, "sec-websocket-key2")?];
+    let origin = h.get("origin").map(|v| String::from_utf8_lossy(v).into_owned());
+    Ok(Hybi00Request { request: req, parts, origin, protocol, host })
+}
+
+/// The draft's steps 4 to 7 for one key: its digits as a number, divided by its spaces.
+fn key_part(h: &Headers, name: &'static str) -> Result<u32, HandshakeError> {
+    let bad = |why: &str| HandshakeError::bad_request(format!("{name}: {why}"));
+    let key = single(h, name).ok_or_else(|| bad("exactly one such header is required"))?;
+    let mut number: u64 = 0;
+    let mut digits = 0;
+    for digit in key.iter().filter(|b| b.is_ascii_digit()) {
+        number = number * 10 + u64::from(digit - b'0');
+        digits += 1;
+        if number > u64::from(u32::MAX) {
+            return Err(bad("its number is above 4294967295"));
+        }
+    }
+    let spaces = key.iter().filter(|&&b| b == b' ').count() as u64;
+    if digits == 0 {
+        return Err(bad("it has no digit"));
+    }
+    if spaces == 0 {
+        return Err(bad("it has no space"));
+    }
+    if number % spaces != 0 {
+        return Err(bad("its number is not a multiple of its spaces"));
+    }
+    Ok((number / spaces) as u32)
+}
+
+/// The value of the only field called `name`; `None` when there are none or several.
+fn single<'a>(h: &'a Headers, name: &str) -> Option<&'a [u8]> {
+    let mut all = h.get_all(name);
+    match (all.next(), all.next()) {
+        (Some(v), None) => Some(v),
+        _ => None,
+    }
+}
+
+/// The answer to the challenge: MD5 of the two parts (big-endian) and `key3`.
+pub fn challenge_response(parts: [u32; 2], key3: &[u8; KEY3_LEN]) -> [u8; 16] {
+    let mut md5 = Md5::new();
+    md5.update(parts[0].to_be_bytes());
+    md5.update(parts[1].to_be_bytes());
+    md5.update(key3);
+    md5.finalize().into()
+}
+
+/// `Sec-WebSocket-Location`: `ws://` (`wss://` when `secure`) with the `Host` value and
+/// the request target; a port equal to the scheme's default (80, 443) is left out, as
+/// pywebsocket wrote it.
+pub fn location(secure: bool, host: &str, target: &str) -> String {
+    let (scheme, default) = if secure { ("wss", ":443") } else { ("ws", ":80") };
+    let host = host.strip_suffix(default).unwrap_or(host);
+    format!("{scheme}://{host}{target}")
+}
+
+/// What the server answers a HyBi 00 handshake with, for [`accept_response`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hybi00Accept {
+    /// `Sec-WebSocket-Location` (see [`location`]).
+    pub location: String,
+    /// `Sec-WebSocket-Origin`: the client's `Origin`; left out when it sent none.
+    pub origin: Option<String>,
+    /// `Sec-WebSocket-Protocol`: in HyBi 00, the client's value, kept unless the handler
+    /// changed it.
+    pub protocol: Option<String>,
+    /// Extra headers written after the WebSocket ones, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+/// The 101 of HyBi 00 and, after its blank line, the 16 bytes of the challenge's answer:
+///
+/// ```text
+/// HTTP/1.1 101 WebSocket Protocol Handshake\r\n
+/// Upgrade: WebSocket\r\n
+/// Connection: Upgrade\r\n
+/// Sec-WebSocket-Location: <location>\r\n
+/// [Sec-WebSocket-Origin: <origin>\r\n]
+/// [Sec-WebSocket-Protocol: <protocol>\r\n]
+/// [extra headers, in order]
+/// \r\n
+/// <challenge_response>
+/// ```
+///
+/// A value with CR, LF or another control character returns [`InvalidHeader`].
+pub fn accept_response(
+    accept: &Hybi00Accept,
+    response: &[u8; 16],
+) -> Result<Vec<u8>, InvalidHeader> {
+    let mut out = Vec::with_capacity(200);
+    out.extend_from_slice(b"HTTP/1.1 101 WebSocket Protocol Handshake\r\n");
+    out.extend_from_slice(b"Upgrade: WebSocket\r\nConnection: Upgrade\r\n");
+    push_field(&mut out, "Sec-WebSocket-Location", &accept.location)?;
+    if let Some(origin) = &accept.origin {
+        push_field(&mut out, "Sec-WebSocket-Origin", origin)?;
+    }
+    if let Some(protocol) = &accept.protocol {
+        push_field(&mut out, "Sec-WebSocket-Protocol", protocol)?;
+    }
+    for (name, value) in &accept.headers {
+        push_field(&mut out, name, value)?;
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(response);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HandshakeLimits;
+    use crate::handshake::parse_request;
+
+    /// The draft's worked example (section 1.3 of draft-ietf-hybi-thewebsocketprotocol-00).
+    const EXAMPLE: &[u8] = b"GET /demo HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\n\
+        Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\nSec-WebSocket-Protocol: sample\r\n\
+        Upgrade: WebSocket\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n\
+        Origin: http://example.com\r\n\r\n";
+
+    fn request(head: &[u8]) -> Request {
+        parse_request(head, &HandshakeLimits::default()).unwrap().unwrap().0
+    }
+
+    #[test]
+    fn the_drafts_example_gets_its_answer() {
+        let req = request(EXAMPLE);
+        assert!(is_hybi00_request(&req));
+        let up = validate_hybi00(req).unwrap();
+        assert_eq!(up.protocol.as_deref(), Some("sample"));
+        assert_eq!(up.origin.as_deref(), Some("http://example.com"));
+        let answer = challenge_response(up.parts, b"^n:ds[4U");
+        assert_eq!(&answer, b"8jKS'y:G*Co,Wxa-");
+        let accept = Hybi00Accept {
+            location: location(false, &up.host, &up.request.target),
+            origin: up.origin.clone(),
+            protocol: up.protocol.clone(),
+            headers: Vec::new(),
+        };
+        let wire = accept_response(&accept, &answer).unwrap();
+        assert_eq!(
+            wire,
+            b"HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\n\
+              Connection: Upgrade\r\nSec-WebSocket-Location: ws://example.com/demo\r\n\
+              Sec-WebSocket-Origin: http://example.com\r\nSec-WebSocket-Protocol: sample\r\n\
+              \r\n8jKS'y:G*Co,Wxa-"
+        );
+    }
+
+    #[test]
+    fn rfc6455_requests_are_not_hybi00() {
+        let req = request(
+            b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        );
+        assert!(!is_hybi00_request(&req));
+    }
+
+    #[test]
+    fn bad_keys_and_headers_are_400_with_the_reason() {
+        let with = |from: &str, to: &str| {
+            let head = String::from_utf8(EXAMPLE.to_vec()).unwrap().replace(from, to);
+            validate_hybi00(request(head.as_bytes())).unwrap_err()
+        };
+        let cases = [
+            ("4 @1  46546xW%0l 1 5", "4@146546xW%0l15", "no space"),
+            ("4 @1  46546xW%0l 1 5", "a b", "no digit"),
+            ("4 @1  46546xW%0l 1 5", "1  3", "not a multiple"),
+            ("4 @1  46546xW%0l 1 5", "99999999999 ", "above 4294967295"),
+            ("Upgrade: WebSocket", "Upgrade: h2c", "Upgrade"),
+            ("Connection: Upgrade", "Connection: close", "Connection"),
+            ("GET /demo HTTP/1.1", "POST /demo HTTP/1.1", "GET"),
+            ("Origin:", "Sec-WebSocket-Draft: 2\r\nOrigin:", "Draft"),
+            ("Sec-WebSocket-Protocol: sample", "Sec-WebSocket-Protocol: ", "empty"),
+            ("Host: example.com", "Host: a\r\nHost: b", "Host"),
+        ];
+        for (from, to, says) in cases {
+            let e = with(from, to);
+            assert_eq!(e.status(), 400, "{to}");
+            assert!(e.reason().contains(says), "{to}: {}", e.reason());
+        }
+    }
+
+    #[test]
+    fn the_location_leaves_out_the_default_port_only() {
+        assert_eq!(location(false, "h:80", "/a?b"), "ws://h/a?b");
+        assert_eq!(location(false, "h:8080", "/"), "ws://h:8080/");
+        assert_eq!(location(true, "h:443", "/"), "wss://h/");
+        assert_eq!(location(true, "h:80", "/"), "wss://h:80/");
+    }
+
+    #[test]
+    fn a_header_that_would_split_the_response_is_refused() {
+        let accept = Hybi00Accept { location: "ws://a/\r\nX: y".into(), ..Hybi00Accept::default() };
+        assert!(accept_response(&accept, &[0; 16]).is_err());
+    }
+}
