@@ -2,7 +2,8 @@
 //! the opening handshake, and hand the open WebSocket to its handler's task. A path
 //! without a WebSocket handler goes to `http` (static files, CGI) when there is a
 //! document root; the connection may then stay open for further requests, any of which
-//! may be a WebSocket handshake.
+//! may be a WebSocket handshake. With [`crate::Config::allow_hybi00`], a HyBi 00
+//! handshake is answered too, and its connection uses HyBi 00's frames.
 //!
 //! Every refusal is an HTTP status with a log line: 401 without the Basic credential, 400
 //! for a malformed or non-WebSocket request to a handled path, 404 for a path without a
@@ -17,13 +18,15 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wshd_proto::deflate::{Compression, DeflateConfig, negotiate_compression};
+use wshd_proto::framing::Hybi00Framing;
 use wshd_proto::handshake::{
-    self, Accept, ExtensionOffer, HandshakeError, InvalidHeader, Request, accept_response,
-    error_response, format_extensions, is_upgrade_request, validate_upgrade,
+    self, Accept, ExtensionOffer, HandshakeError, InvalidHeader, Request, UpgradeRequest,
+    accept_response, error_response, format_extensions, hybi00, is_upgrade_request,
+    validate_upgrade,
 };
-use wshd_proto::{CloseCode, Connection};
+use wshd_proto::{CloseCode, Connection, Role};
 
-use crate::handler::{DynHandler, HandshakeRequest, Rejection};
+use crate::handler::{DynHandler, HandshakeRequest, Hybi00Handshake, Rejection};
 use crate::http;
 use crate::listener::Shared;
 use crate::target::{self, Target};
@@ -67,7 +70,7 @@ async fn open(
     // Bytes read past the previous request of a kept-alive HTTP connection.
     let mut pending = Vec::new();
     let mut first = true;
-    let (request, leftover, handler, peer) = loop {
+    let (request, mut leftover, handler, peer) = loop {
         let wait = if first { cfg.handshake_timeout } else { shared.http.idle_timeout() };
         let until = if first { deadline } else { tokio::time::Instant::now() + wait };
         let head = tokio::time::timeout_at(until, read_head(&mut io, pending, &shared)).await;
@@ -151,12 +154,24 @@ async fn open(
         let e = HandshakeError::bad_request("this resource only serves WebSocket handshakes");
         return refuse(&mut io, peer, &target, &e, &shared, Refuser::Server).await;
     }
-    let upgrade = match validate_upgrade(request) {
-        Ok(u) => u,
-        Err(e) => return refuse(&mut io, peer, &target, &e, &shared, Refuser::Server).await,
+    let (upgrade, hybi00) = if hybi00::is_hybi00_request(&request) {
+        // Boxed: its state would otherwise make every connection's handshake task larger.
+        let checked = check_hybi00(&mut io, request, &mut leftover, deadline, peer, &shared);
+        let (upgrade, hybi00) = Box::pin(checked).await?;
+        (upgrade, Some(hybi00))
+    } else {
+        match validate_upgrade(request) {
+            Ok(u) => (u, None),
+            Err(e) => return refuse(&mut io, peer, &target, &e, &shared, Refuser::Server).await,
+        }
     };
     let key = upgrade.key.clone();
     let mut hreq = HandshakeRequest::new(upgrade, peer, io, leftover);
+    if let Some(hybi00) = hybi00 {
+        // HyBi 00 answers with the client's subprotocol unless the handler changes it.
+        hreq.protocol = hreq.requested_protocols().first().cloned();
+        hreq.set_hybi00(*hybi00);
+    }
     // The extra handshake counts against the handshake deadline: a hook waiting on a
     // client that never sends, or one that never returns, cannot hold the connection.
     let hook = CatchUnwind::new(handler.do_extra_handshake(&mut hreq));
@@ -190,8 +205,9 @@ async fn open(
             return refuse(&mut io, peer, &target, &e, &shared, Refuser::Handler).await;
         }
     }
+    let hybi00 = hreq.is_hybi00();
     let Answer { response, protocol, extensions, compression, state } =
-        answer(hreq, &key, &cfg.deflate);
+        if hybi00 { answer_hybi00(hreq) } else { answer(hreq, &key, &cfg.deflate) };
     let response = match response {
         Ok(r) => r,
         Err(e) => {
@@ -210,13 +226,19 @@ async fn open(
     drop(response);
     tracing::debug!(%peer, resource = %target, "WebSocket opened");
 
-    let mut conn = Connection::server(cfg.limits);
+    let mut conn = if hybi00 {
+        let framing = Box::new(Hybi00Framing::new(cfg.limits));
+        Connection::with_framing(Role::Server, cfg.limits, framing)
+    } else {
+        Connection::server(cfg.limits)
+    };
     if let Some((c, _)) = &compression {
         conn.set_compression(c, &cfg.deflate);
     }
     conn.set_close_timeout(Some(cfg.close_timeout));
     conn.set_unsupported_frame_close_code(CloseCode(cfg.unsupported_frame_close_code));
-    if let Some(interval) = cfg.ping_interval {
+    // HyBi 00 has no pings.
+    if let Some(interval) = cfg.ping_interval.filter(|_| !hybi00) {
         conn.set_keepalive(interval, cfg.ping_timeout, std::time::Instant::now());
     }
     // A first frame sent right behind the request head belongs to the connection.
@@ -267,6 +289,102 @@ fn answer(mut hreq: HandshakeRequest, key: &str, deflate: &DeflateConfig) -> Ans
         protocol: accept.protocol,
         extensions: accept.extensions,
         compression,
+        state: hreq.state.take(),
+    }
+}
+
+/// Checks a HyBi 00 handshake and reads the 8 challenge bytes after its head (by
+/// `deadline`): the request as the handler sees it, or `None` once it was refused or the
+/// bytes did not arrive.
+async fn check_hybi00(
+    io: &mut Transport,
+    request: Request,
+    leftover: &mut Vec<u8>,
+    deadline: tokio::time::Instant,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> Option<(UpgradeRequest, Box<Hybi00Handshake>)> {
+    let target = request.target.clone();
+    let cfg = &shared.config;
+    if !cfg.allow_hybi00 {
+        let e = HandshakeError::bad_request(
+            "a HyBi 00 (hixie-76) handshake, which this server does not serve; \
+             start it with --allow-hybi00 to serve legacy clients",
+        );
+        return refuse(io, peer, &target, &e, shared, Refuser::Server).await;
+    }
+    let request = match hybi00::validate_hybi00(request) {
+        Ok(request) => request,
+        Err(e) => return refuse(io, peer, &target, &e, shared, Refuser::Server).await,
+    };
+    let Some(key3) = read_key3(io, leftover, deadline).await else {
+        tracing::info!(%peer, resource = %target, "HyBi 00 handshake: the 8 bytes after the head did not arrive in time");
+        return None;
+    };
+    Some(hybi00_request(request, &key3, cfg.tls.is_some()))
+}
+
+/// A checked HyBi 00 request as the handler sees it (version 0, its one subprotocol as the
+/// offer, no extensions), and what its 101 needs.
+fn hybi00_request(
+    request: hybi00::Hybi00Request,
+    key3: &[u8; hybi00::KEY3_LEN],
+    secure: bool,
+) -> (UpgradeRequest, Box<Hybi00Handshake>) {
+    let mut challenge = [0; 16];
+    challenge[..4].copy_from_slice(&request.parts[0].to_be_bytes());
+    challenge[4..8].copy_from_slice(&request.parts[1].to_be_bytes());
+    challenge[8..].copy_from_slice(key3);
+    let handshake = Hybi00Handshake {
+        location: hybi00::location(secure, &request.host, &request.request.target),
+        challenge,
+        response: hybi00::challenge_response(request.parts, key3),
+    };
+    let upgrade = UpgradeRequest {
+        request: request.request,
+        key: String::new(),
+        version: 0,
+        origin: request.origin,
+        protocols: request.protocol.map(|p| vec![p]),
+        extensions: None,
+    };
+    (upgrade, Box::new(handshake))
+}
+
+/// Reads until `buf` holds HyBi 00's 8 challenge bytes, by `deadline`; takes them out.
+async fn read_key3(
+    io: &mut Transport,
+    buf: &mut Vec<u8>,
+    deadline: tokio::time::Instant,
+) -> Option<[u8; hybi00::KEY3_LEN]> {
+    while buf.len() < hybi00::KEY3_LEN {
+        match tokio::time::timeout_at(deadline, io.read_buf(buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return None,
+        }
+    }
+    let key3 = buf[..hybi00::KEY3_LEN].try_into().expect("8 bytes");
+    buf.drain(..hybi00::KEY3_LEN);
+    Some(key3)
+}
+
+/// The HyBi 00 101: the handler's subprotocol and headers, and the challenge's answer.
+fn answer_hybi00(mut hreq: HandshakeRequest) -> Answer {
+    let unusual = hreq.unusual.take().map(|u| *u).unwrap_or_default();
+    let hybi00 = unusual.hybi00.expect("a HyBi 00 handshake");
+    let mut headers = std::mem::take(&mut hreq.response_headers);
+    headers.extend(unusual.verbatim_headers);
+    let accept = hybi00::Hybi00Accept {
+        location: hybi00.location,
+        origin: hreq.origin().map(str::to_owned),
+        protocol: hreq.protocol.take(),
+        headers,
+    };
+    Answer {
+        response: hybi00::accept_response(&accept, &hybi00.response),
+        protocol: accept.protocol,
+        extensions: None,
+        compression: None,
         state: hreq.state.take(),
     }
 }

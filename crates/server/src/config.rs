@@ -65,6 +65,11 @@ pub struct Config {
     /// 1002, protocol error, as RFC 6455 practice and Autobahn|Testsuite expect). Set
     /// 1003 for pywebsocket's code, which its own end-to-end suite asserts.
     pub unsupported_frame_close_code: u16,
+    /// Serve HyBi 00 (hixie-76) handshakes as well as RFC 6455's, with HyBi 00's frames
+    /// (default: off, and such a handshake is refused with 400). Browsers dropped HyBi 00:
+    /// it has no masking, which is what lets a hostile page poison a proxy's cache, and
+    /// only legacy clients speak it.
+    pub allow_hybi00: bool,
     /// Serve TLS only (`wss://`) with this certificate, key and client-certificate
     /// policy (default: off, plain `ws://`). See [`crate::tls::TlsConfig`] for its
     /// defaults. The TLS handshake runs in each connection's own task.
@@ -94,6 +99,7 @@ impl Default for Config {
             validation_port: None,
             deflate: DeflateConfig::default(),
             unsupported_frame_close_code: 1002,
+            allow_hybi00: false,
             tls: None,
             http: HttpConfig::default(),
         }

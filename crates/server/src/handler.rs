@@ -196,6 +196,16 @@ pub struct HandshakeRequest {
     tls: Option<Box<TlsPeer>>,
 }
 
+/// What a HyBi 00 handshake adds to a request.
+#[derive(Debug)]
+pub(crate) struct Hybi00Handshake {
+    /// `Sec-WebSocket-Location` of the 101.
+    pub(crate) location: String,
+    /// The challenge (the two key numbers and the 8 bytes after the head) and its answer.
+    pub(crate) challenge: [u8; 16],
+    pub(crate) response: [u8; 16],
+}
+
 /// What the TLS session told about the client.
 #[derive(Debug)]
 struct TlsPeer {
@@ -215,7 +225,8 @@ impl TlsPeer {
     }
 }
 
-/// Response choices of pywebsocket compatibility, which native handlers never make.
+/// What only compatibility asks for: response choices of pywebsocket's handlers, which
+/// native handlers never make, and a HyBi 00 handshake's challenge.
 #[derive(Debug, Default)]
 pub(crate) struct Unusual {
     /// See [`HandshakeRequest::add_verbatim_response_header`].
@@ -223,6 +234,8 @@ pub(crate) struct Unusual {
     /// Offers to negotiate instead of the client's (see
     /// [`HandshakeRequest::negotiate_as_if_offered`]).
     pub(crate) offers: Option<Vec<ExtensionOffer>>,
+    /// Set for a HyBi 00 handshake only.
+    pub(crate) hybi00: Option<Hybi00Handshake>,
 }
 
 /// What the handler asked of compression negotiation.
@@ -254,6 +267,27 @@ impl HandshakeRequest {
             leftover,
             tls,
         }
+    }
+
+    /// The protocol version the client speaks: 13 (RFC 6455), or 0 for HyBi 00 (only
+    /// with [`crate::Config::allow_hybi00`]).
+    pub fn version(&self) -> u8 {
+        self.upgrade.version
+    }
+
+    /// HyBi 00 only: `Sec-WebSocket-Location`, the URL the 101 confirms.
+    pub fn hybi00_location(&self) -> Option<&str> {
+        self.hybi00().map(|h| h.location.as_str())
+    }
+
+    /// HyBi 00 only: the 16 bytes of the challenge (the two key numbers, big-endian, and
+    /// the 8 bytes after the head) and the MD5 answer the 101 carries.
+    pub fn hybi00_challenge(&self) -> Option<(&[u8; 16], &[u8; 16])> {
+        self.hybi00().map(|h| (&h.challenge, &h.response))
+    }
+
+    fn hybi00(&self) -> Option<&Hybi00Handshake> {
+        self.unusual.as_deref().and_then(|u| u.hybi00.as_ref())
     }
 
     /// Whether the connection runs over TLS (`wss://`).
@@ -326,14 +360,26 @@ impl HandshakeRequest {
     }
 
     /// Chooses the subprotocol of the 101 without checking it against the client's offer,
-    /// as pywebsocket does (its handlers may answer any token). Prefer
-    /// [`HandshakeRequest::select_protocol`]; this exists for compatibility layers.
+    /// as pywebsocket does (its handlers may answer any token; in HyBi 00, any printable
+    /// ASCII). Prefer [`HandshakeRequest::select_protocol`]; this exists for
+    /// compatibility layers.
     pub fn force_protocol(&mut self, protocol: &str) -> Result<(), Rejection> {
-        if !is_token(protocol) {
+        let valid = if self.version() == 0 {
+            !protocol.is_empty() && protocol.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        } else {
+            is_token(protocol)
+        };
+        if !valid {
             return Err(Rejection::new(400, format!("invalid subprotocol {protocol:?}")));
         }
         self.protocol = Some(protocol.to_owned());
         Ok(())
+    }
+
+    /// Sends no subprotocol. In HyBi 00 the client's is chosen unless the handler calls
+    /// this (pywebsocket presets `ws_protocol` there).
+    pub fn clear_protocol(&mut self) {
+        self.protocol = None;
     }
 
     /// The subprotocol chosen so far.
@@ -359,6 +405,16 @@ impl HandshakeRequest {
     /// with CRLF forges further header lines. This is pywebsocket's `extra_headers`, which
     /// browser test suites use to send deliberately malformed responses; never pass a
     /// client's input here.
+    /// Marks this as a HyBi 00 handshake (the server's, before the handler runs).
+    pub(crate) fn set_hybi00(&mut self, hybi00: Hybi00Handshake) {
+        self.unusual.get_or_insert_default().hybi00 = Some(hybi00);
+    }
+
+    /// Whether this is a HyBi 00 handshake.
+    pub(crate) fn is_hybi00(&self) -> bool {
+        self.hybi00().is_some()
+    }
+
     pub(crate) fn add_verbatim_response_header(&mut self, name: &str, value: &str) {
         let unusual = self.unusual.get_or_insert_default();
         unusual.verbatim_headers.push((name.to_owned(), value.to_owned()));

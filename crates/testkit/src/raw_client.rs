@@ -19,16 +19,34 @@ impl Raw {
     /// Sends a handshake for `path` (any request target) with the `extra` header lines;
     /// returns the client and the response head.
     pub fn open(addr: SocketAddr, path: &str, extra: &str) -> (Raw, String) {
-        let s = TcpStream::connect(addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let mut raw = Raw { s, buf: Vec::new() };
+        let mut raw = Raw::connect(addr);
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
         );
-        raw.s.write_all(request.as_bytes()).unwrap();
+        raw.write(request.as_bytes());
         let head = raw.head();
         (raw, head)
+    }
+
+    /// A connection that has sent nothing yet (reads time out after 10 s).
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        Raw { s, buf: Vec::new() }
+    }
+
+    /// Writes `bytes` as they are.
+    pub fn write(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).unwrap();
+    }
+
+    /// Exactly the next `n` bytes; panics if the stream ends first.
+    pub fn take(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            assert!(self.fill() > 0, "connection closed; have {:?}", self.buf);
+        }
+        self.buf.drain(..n).collect()
     }
 
     /// Reads once (waiting up to the read timeout) into the unconsumed bytes; returns how
