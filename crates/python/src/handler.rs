@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyBytes, PyList};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use tokio::sync::mpsc::unbounded_channel;
@@ -63,6 +63,15 @@ struct HandshakeInput {
     local: Option<SocketAddr>,
     /// `request.is_https()`.
     use_tls: bool,
+    /// HyBi 00 only: `ws_location`, `ws_challenge` and `ws_challenge_md5`.
+    hybi00: Option<Hybi00Input>,
+}
+
+/// What a HyBi 00 request adds (`request.ws_version` is 0 then).
+struct Hybi00Input {
+    location: String,
+    challenge: [u8; 16],
+    response: [u8; 16],
 }
 
 /// What the extra handshake decided.
@@ -99,6 +108,13 @@ impl HandshakeInput {
             peer: req.peer_addr(),
             local: req.local_addr(),
             use_tls: req.is_tls(),
+            hybi00: req.hybi00_location().zip(req.hybi00_challenge()).map(
+                |(location, (challenge, response))| Hybi00Input {
+                    location: location.to_owned(),
+                    challenge: *challenge,
+                    response: *response,
+                },
+            ),
         }
     }
 }
@@ -150,6 +166,18 @@ fn build_request<'py>(
         input.use_tls,
     ))?;
     request.setattr("ws_origin", input.origin.clone())?;
+    if let Some(hybi00) = &input.hybi00 {
+        // pywebsocket's HyBi 00 request: the client's one subprotocol preset (kept unless
+        // the handler changes it), the location, the challenge and its answer, and no
+        // list of requested subprotocols.
+        request.setattr("ws_version", 0)?;
+        request.setattr("ws_location", &hybi00.location)?;
+        request.setattr("ws_challenge", PyBytes::new(py, &hybi00.challenge))?;
+        request.setattr("ws_challenge_md5", PyBytes::new(py, &hybi00.response))?;
+        let protocol = input.protocols.as_ref().and_then(|p| p.first().cloned());
+        request.setattr("ws_protocol", protocol)?;
+        return Ok(request);
+    }
     request.setattr("ws_requested_protocols", input.protocols.clone())?;
     let common = py.import("pywebsocket3.common")?;
     let extensions = py.import("pywebsocket3.extensions")?;
@@ -422,6 +450,7 @@ impl DynHandler for PythonHandler {
         Box::pin(async move {
             let input = HandshakeInput::new(req);
             let requested = input.protocols.is_some();
+            let hybi00 = input.hybi00.is_some();
             let handlers = self.handlers.clone();
             let (tx, mut rx) = unbounded_channel();
             let socket = HandshakeSocket::new(tx);
@@ -448,8 +477,13 @@ impl DynHandler for PythonHandler {
             let out =
                 verdict.map_err(|_| Rejection::new(500, "the handler thread ended early"))??;
             // pywebsocket: a client that asked for subprotocols must get one chosen, and
-            // one that asked for none must get none (400 otherwise).
+            // one that asked for none must get none (400 otherwise). In HyBi 00 the 101
+            // carries whatever `ws_protocol` holds, the client's value unless changed.
             match (&out.protocol, requested) {
+                _ if hybi00 => match &out.protocol {
+                    Some(p) => req.force_protocol(p)?,
+                    None => req.clear_protocol(),
+                },
                 (None, true) => {
                     return Err(Rejection::new(400, "no subprotocol was selected by the handler"));
                 }

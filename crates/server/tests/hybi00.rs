@@ -12,6 +12,7 @@ use wshd_proto::Limits;
 use wshd_server::{
     CloseCode, CloseFrame, Config, Handler, HandshakeRequest, Message, Rejection, Router, WebSocket,
 };
+use wshd_testkit::hybi00_client::{self, ANSWER, KEY2, KEY3, request as example_request};
 use wshd_testkit::raw_client::{Raw, status};
 
 /// Echoes text; `bye` makes the server close.
@@ -56,27 +57,9 @@ async fn server(allow: bool, limits: Limits) -> SocketAddr {
     serve(router(), Config { allow_hybi00: allow, limits, ..Config::default() }).await
 }
 
-/// The request of the draft's worked example (section 1.3), for `path`.
-fn example_request(path: &str, host: &str, extra: &str) -> Vec<u8> {
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\nSec-WebSocket-Protocol: sample\r\n\
-         Upgrade: WebSocket\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n\
-         Origin: http://example.com\r\n{extra}\r\n"
-    )
-    .into_bytes()
-}
-
-/// The example's 8 bytes after the head, and the answer the draft gives for them.
-const KEY3: &[u8] = b"^n:ds[4U";
-const ANSWER: &[u8] = b"8jKS'y:G*Co,Wxa-";
-
 /// Opens `/demo` with the draft's example; returns the client, after the 101.
 fn open(addr: SocketAddr) -> Raw {
-    let mut raw = Raw::connect(addr);
-    raw.write(&example_request("/demo", "example.com", ""));
-    raw.write(KEY3);
-    let head = raw.head();
+    let (mut raw, head) = hybi00_client::open(addr, "/demo");
     assert_eq!(status(&head), 101, "{head}");
     assert_eq!(raw.take(16), ANSWER);
     raw
@@ -205,7 +188,7 @@ async fn a_bad_challenge_is_refused_with_400() {
     let head = tokio::task::spawn_blocking(move || {
         let mut raw = Raw::connect(addr);
         let request = String::from_utf8(example_request("/demo", "example.com", "")).unwrap();
-        raw.write(request.replace("12998 5 Y3 1  .P00", "129985Y31.P00").as_bytes());
+        raw.write(request.replace(KEY2, "129985Y31.P00").as_bytes());
         raw.write(KEY3);
         raw.head()
     })

@@ -6,6 +6,7 @@
 //! documentation does not promise. Beside the oracles is what the crates' tests share:
 //! [`line_framing`] (a test double of a second wire format), [`wire`] (frames built and
 //! split by hand), [`raw_client`] (a client that writes and reads exact bytes),
+//! [`hybi00_client`] (the HyBi 00 draft's example handshake),
 //! [`core_client`] (a client core driven by hand over a socket),
 //! [`process`] (a server binary run for a test), [`deploy`] (nginx and Apache in front
 //! of wshd or hosting it, also started for scripts by the `wshd-deploy` command),
@@ -21,6 +22,7 @@ pub mod extensions_header;
 pub mod files;
 pub mod frame_reader;
 pub mod handshake_request;
+pub mod hybi00_client;
 pub mod line_framing;
 pub mod process;
 pub mod raw_client;

@@ -174,6 +174,11 @@ pub struct Args {
     /// of anyone else are ignored. Default: none.
     #[arg(long = "trusted-proxy", visible_alias = "trusted_proxy", value_name = "ADDR[/BITS]")]
     pub trusted_proxies: Vec<wshd_server::TrustedProxy>,
+    /// Also answer HyBi 00 (hixie-76) handshakes, for legacy clients: the protocol of
+    /// 2010 browsers, with no masking (the reason proxies' caches could be poisoned
+    /// through it), which today's browsers no longer speak. Default: off (400).
+    #[arg(long = "allow-hybi00", visible_alias = "allow_hybi00")]
+    pub allow_hybi00: bool,
     /// Server processes sharing the port (SO_REUSEPORT), each with its own Python
     /// interpreter: Python handlers then use every core, and the connections of all of
     /// them together may exceed one process's file-descriptor limit.

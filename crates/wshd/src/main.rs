@@ -94,6 +94,7 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         ping_interval: args.ping_interval.map(Duration::from_secs_f64),
         ping_timeout: Duration::from_secs_f64(args.ping_timeout),
         trusted_proxies: args.trusted_proxies.clone(),
+        allow_hybi00: args.allow_hybi00,
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -136,6 +136,10 @@ def _build_option_parser():
                    action='append', default=[], metavar='ADDR[/BITS]',
                    help='a reverse proxy whose Forwarded / X-Forwarded-For headers name '
                    'the client (repeatable)')
+    p.add_argument('--allow-hybi00', '--allow_hybi00', dest='allow_hybi00',
+                   action='store_true', default=False,
+                   help='also answer HyBi 00 (hixie-76) handshakes of legacy clients '
+                   '(default: off; the protocol has no masking)')
     p.add_argument('--reuse-port', '--reuse_port', dest='reuse_port', action='store_true',
                    default=False, help='set SO_REUSEPORT on the listening sockets')
     p.add_argument('--strict-extra-headers', '--strict_extra_headers',
@@ -280,6 +284,7 @@ class WebSocketServer(object):
             ping_interval=getattr(options, 'ping_interval', None),
             ping_timeout=getattr(options, 'ping_timeout', 20.0),
             trusted_proxies=list(getattr(options, 'trusted_proxies', None) or []),
+            allow_hybi00=bool(getattr(options, 'allow_hybi00', False)),
             **_tls_settings(options))
         self._sockets = []
         for fd, _ in self._server.listening():

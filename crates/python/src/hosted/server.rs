@@ -105,7 +105,7 @@ impl HostedServer {
         client_ca=None, validation_host=None, validation_port=None, backlog=128,
         reuse_port=false, shutdown_timeout=5.0, unsupported_frame_close_code=1002,
         strict_extra_headers=false, threads=None, ping_interval=None, ping_timeout=20.0,
-        trusted_proxies=Vec::new(),
+        trusted_proxies=Vec::new(), allow_hybi00=false,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -134,6 +134,7 @@ impl HostedServer {
         ping_interval: Option<f64>,
         ping_timeout: f64,
         trusted_proxies: Vec<String>,
+        allow_hybi00: bool,
     ) -> PyResult<Self> {
         let addrs = addresses
             .iter()
@@ -183,6 +184,7 @@ impl HostedServer {
             ping_interval: ping_interval.map(Duration::from_secs_f64),
             ping_timeout: Duration::from_secs_f64(ping_timeout),
             trusted_proxies,
+            allow_hybi00,
             ..Config::default()
         };
         let mut builder = tokio::runtime::Builder::new_multi_thread();
