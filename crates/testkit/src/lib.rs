@@ -22,6 +22,7 @@ pub mod extensions_header;
 pub mod files;
 pub mod frame_reader;
 pub mod handshake_request;
+pub mod hybi00;
 pub mod hybi00_client;
 pub mod line_framing;
 pub mod process;
@@ -42,6 +43,8 @@ pub fn replay(target: &str, input: &[u8]) -> bool {
         "connection_ops" => connection_ops::check_bytes(input),
         "handshake_request" => handshake_request::check(input),
         "extensions_header" => extensions_header::check(input),
+        "hybi00_frames" => hybi00::check_frames(input),
+        "hybi00_handshake" => hybi00::check_handshake(input),
         _ => return false,
     }
     true

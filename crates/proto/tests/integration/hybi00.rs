@@ -140,3 +140,20 @@ fn binary_messages_and_pings_do_not_exist_here() {
     assert!(take_output(&mut c).is_empty());
     assert_eq!(c.state(), State::Open);
 }
+
+/// The HyBi 00 fuzz targets' oracles (`wshd_testkit::hybi00`) hold on their seeds, so a
+/// change that breaks an oracle or a seed shows here before anyone fuzzes.
+#[test]
+fn the_fuzz_oracles_accept_their_seeds() {
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds");
+    for target in ["hybi00_frames", "hybi00_handshake"] {
+        let dir = seeds.join(target);
+        let mut count = 0;
+        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let input = std::fs::read(entry.unwrap().path()).unwrap();
+            assert!(wshd_testkit::replay(target, &input));
+            count += 1;
+        }
+        assert!(count > 0, "no seeds in {}", dir.display());
+    }
+}

@@ -1,0 +1,11 @@
+//! HyBi 00's frames through a server Connection.
+//!
+//! The oracle, its input layout and its checks: `wshd_testkit::hybi00` (which `cargo
+//! test` also replays every input saved under `fuzz/regressions/hybi00_frames/` through).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    assert!(wshd_testkit::replay("hybi00_frames", data));
+});
