@@ -109,6 +109,38 @@ class ProcessHarnessTest(unittest.TestCase):
         # Unanswered, the ping ends the connection with 1011.
         self.assertEqual(client.recv_frame(), (8, b'\x03\xf3'))
 
+    def hybi00_handshake(self, port):
+        """The HyBi 00 draft's worked example for /echo; returns all the server sent."""
+        import socket
+        request = (b'GET /echo HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\n'
+                   b'Sec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\nUpgrade: WebSocket\r\n'
+                   b'Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\n'
+                   b'Origin: http://example.com\r\n\r\n^n:ds[4U')
+        with socket.create_connection(('127.0.0.1', port), timeout=10) as s:
+            s.sendall(request)
+            received = b''
+            while not received.endswith((b"8jKS'y:G*Co,Wxa-", b'--allow-hybi00\n')):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                received += chunk
+            return received
+
+    def test_allow_hybi00_reaches_the_server(self):
+        port = self.start([sys.executable, '-m', 'pywebsocket3.standalone'] +
+                          self.args('--allow-hybi00'), 'hybi00')
+        received = self.hybi00_handshake(port)
+        self.assertTrue(received.startswith(b'HTTP/1.1 101 WebSocket Protocol Handshake\r\n'),
+                        received)
+        self.assertTrue(received.endswith(b"\r\n\r\n8jKS'y:G*Co,Wxa-"), received)
+
+    def test_without_allow_hybi00_a_hybi00_handshake_gets_400(self):
+        port = self.start([sys.executable, '-m', 'pywebsocket3.standalone'] + self.args(),
+                          'hybi00-off')
+        received = self.hybi00_handshake(port)
+        self.assertTrue(received.startswith(b'HTTP/1.1 400 '), received)
+        self.assertIn(b'--allow-hybi00', received)
+
     def test_a_trusted_proxy_that_is_not_an_address_exits_1(self):
         result = subprocess.run(
             [sys.executable, '-m', 'pywebsocket3.standalone'] +
