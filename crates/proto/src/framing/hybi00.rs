@@ -10,7 +10,8 @@
 //! As the draft says, and as pywebsocket did, bytes of a text message that are not UTF-8
 //! become U+FFFD: HyBi 00 has no way to fail a connection for them. Every frame counts
 //! against [`Limits::max_message_size`], discarded ones too, so no frame can run on
-//! without bound. Not here: the opening handshake ([`crate::handshake::hybi00`]).
+//! without bound; a text message counts as delivered, its replacement characters
+//! included. Not here: the opening handshake ([`crate::handshake::hybi00`]).
 
 use crate::Limits;
 use crate::connection::{Event, MessageKind};
@@ -89,6 +90,13 @@ impl Framing for Hybi00Framing {
                                     String::from_utf8_lossy(e.as_bytes()).into_owned().into_bytes()
                                 }
                             };
+                            // Each replacement character takes 3 bytes where the bad
+                            // byte took 1: the message is held to the limit as delivered.
+                            let max = self.limits.max_message_size;
+                            if text.len() > max {
+                                events.fail(ProtocolError::MessageTooLarge { max });
+                                return;
+                            }
                             events.push(Event::Data {
                                 kind: MessageKind::Text,
                                 data: text,

@@ -157,3 +157,17 @@ fn the_fuzz_oracles_accept_their_seeds() {
         assert!(count > 0, "no seeds in {}", dir.display());
     }
 }
+
+/// Found by the `hybi00_frames` fuzz target: 130 bytes that are not UTF-8 become 390
+/// bytes of U+FFFD, past a 200-byte limit the raw message was within.
+#[test]
+fn replacement_characters_count_against_the_limit() {
+    let limits = Limits { max_frame_size: 200, max_message_size: 200 };
+    let mut c = hybi00(limits);
+    let mut wire = vec![0x00];
+    wire.extend_from_slice(&[0x89; 130]);
+    wire.push(0xff);
+    c.receive_data(&wire);
+    assert_eq!(events(&mut c), [Err(ProtocolError::MessageTooLarge { max: 200 })]);
+    assert_eq!(take_output(&mut c), CLOSE);
+}
