@@ -196,3 +196,22 @@ async fn a_bad_challenge_is_refused_with_400() {
     .unwrap();
     assert_eq!(status(&head), 400, "{head}");
 }
+
+#[tokio::test]
+async fn wshds_own_client_speaks_hybi00_to_the_server() {
+    let addr = server(true, Limits::default()).await;
+    let config = wshd_server::client::ClientConfig {
+        hybi00: true,
+        protocols: vec!["chat".into()],
+        origin: Some("http://example.com".into()),
+        ..Default::default()
+    };
+    let (mut ws, accepted) =
+        wshd_server::client::connect(addr, None, "/demo", &config).await.expect("a 101");
+    assert_eq!(accepted.protocol.as_deref(), Some("chat"), "the client's, kept by the server");
+    ws.send_text("héllo").await.unwrap();
+    assert_eq!(ws.recv().await.unwrap(), Some(Message::Text("héllo".into())));
+    assert!(ws.send_binary(b"x").await.is_err(), "HyBi 00 has no binary messages");
+    // Returns once the server's 0xFF 0x00 came back.
+    ws.close(None).await.expect("a clean closing handshake");
+}

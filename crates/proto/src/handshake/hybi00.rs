@@ -200,6 +200,101 @@ pub fn accept_response(
     Ok(out)
 }
 
+/// A client's side of the challenge: the two keys, the 8 bytes after the head, and the
+/// answer a server must give.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientChallenge {
+    /// `Sec-WebSocket-Key1`.
+    pub key1: String,
+    /// `Sec-WebSocket-Key2`.
+    pub key2: String,
+    /// The 8 bytes sent after the head.
+    pub key3: [u8; KEY3_LEN],
+    /// The MD5 answer the server's 101 must end with.
+    pub expected: [u8; 16],
+}
+
+impl ClientChallenge {
+    /// Draws a challenge as the draft's section 4.1 does; `random(n)` gives a number below
+    /// `n` (the caller's generator: this crate draws nothing itself).
+    pub fn new(mut random: impl FnMut(u32) -> u32) -> ClientChallenge {
+        let (key1, part1) = client_key(&mut random);
+        let (key2, part2) = client_key(&mut random);
+        let key3 = std::array::from_fn(|_| random(256) as u8);
+        let expected = challenge_response([part1, part2], &key3);
+        ClientChallenge { key1, key2, key3, expected }
+    }
+}
+
+/// One key: a number times 1 to 12 spaces, written with 1 to 12 other characters and the
+/// spaces inserted (never first or last); returns it and the number.
+fn client_key(random: &mut impl FnMut(u32) -> u32) -> (String, u32) {
+    let spaces = 1 + random(12);
+    let number = random(u32::MAX / spaces);
+    let mut key: Vec<u8> = (u64::from(number) * u64::from(spaces)).to_string().into_bytes();
+    for _ in 0..1 + random(12) {
+        // U+0021 to U+002F and U+003A to U+007E: 15 and 69 characters.
+        let r = random(84) as u8;
+        let c = if r < 15 { 0x21 + r } else { 0x3a + r - 15 };
+        let at = random(key.len() as u32 + 1) as usize;
+        key.insert(at, c);
+    }
+    for _ in 0..spaces {
+        let at = 1 + random(key.len() as u32 - 1) as usize;
+        key.insert(at, b' ');
+    }
+    (String::from_utf8(key).expect("ASCII"), number)
+}
+
+/// A HyBi 00 client's request: the head for `resource` on `host`, then the challenge's 8
+/// bytes. A value with CR, LF or another control character returns [`InvalidHeader`].
+pub fn client_request(
+    host: &str,
+    resource: &str,
+    origin: Option<&str>,
+    protocol: Option<&str>,
+    challenge: &ClientChallenge,
+) -> Result<Vec<u8>, InvalidHeader> {
+    if resource.is_empty() || !resource.bytes().all(|b| b > b' ' && b != 0x7f) {
+        return Err(InvalidHeader::new("request-target", "empty, or has a space or control"));
+    }
+    let mut out =
+        format!("GET {resource} HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n")
+            .into_bytes();
+    push_field(&mut out, "Host", host)?;
+    if let Some(origin) = origin {
+        push_field(&mut out, "Origin", origin)?;
+    }
+    if let Some(protocol) = protocol {
+        push_field(&mut out, "Sec-WebSocket-Protocol", protocol)?;
+    }
+    push_field(&mut out, "Sec-WebSocket-Key1", &challenge.key1)?;
+    push_field(&mut out, "Sec-WebSocket-Key2", &challenge.key2)?;
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&challenge.key3);
+    Ok(out)
+}
+
+/// Checks a server's answer to [`client_request`]: a 101 with `Upgrade: WebSocket` and
+/// `Connection: Upgrade`. The 16 bytes after the head must then equal
+/// [`ClientChallenge::expected`] (the caller reads them). Returns the subprotocol, if any.
+pub fn validate_client_response(
+    response: &super::Response,
+) -> Result<Option<String>, HandshakeError> {
+    let refuse = |why: &str| HandshakeError::new(response.status, why.to_owned());
+    if response.status != 101 {
+        return Err(refuse("the server did not answer 101"));
+    }
+    let h = &response.headers;
+    if !h.get("upgrade").is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"websocket")) {
+        return Err(refuse("the 101 has no Upgrade: WebSocket"));
+    }
+    if !h.get("connection").is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"upgrade")) {
+        return Err(refuse("the 101 has no Connection: Upgrade"));
+    }
+    Ok(h.get_str("sec-websocket-protocol").map(str::to_owned))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +376,32 @@ mod tests {
         assert_eq!(location(false, "h:8080", "/"), "ws://h:8080/");
         assert_eq!(location(true, "h:443", "/"), "wss://h/");
         assert_eq!(location(true, "h:80", "/"), "wss://h:80/");
+    }
+
+    #[test]
+    fn a_clients_challenge_is_what_a_server_checks_and_answers() {
+        // A small deterministic generator: what matters is that every draw is used.
+        let mut state = 0x2545_f491_u32;
+        let mut random = |n: u32| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state % n
+        };
+        for _ in 0..200 {
+            let challenge = ClientChallenge::new(&mut random);
+            for key in [&challenge.key1, &challenge.key2] {
+                assert!(!key.starts_with(' ') && !key.ends_with(' '), "{key:?}");
+                assert!(key.bytes().any(|b| !b.is_ascii_digit() && b != b' '), "{key:?}");
+            }
+            let wire =
+                client_request("h:1", "/x", Some("http://o"), Some("p"), &challenge).unwrap();
+            let (req, used) = parse_request(&wire, &HandshakeLimits::default()).unwrap().unwrap();
+            assert_eq!(&wire[used..], challenge.key3);
+            assert!(is_hybi00_request(&req));
+            let up = validate_hybi00(req).unwrap();
+            assert_eq!(challenge_response(up.parts, &challenge.key3), challenge.expected);
+        }
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! generator can spread connections over 127.0.0.0/8), performs the client side of the
 //! opening handshake and returns a client-role [`WebSocket`], over TLS when
 //! [`ClientConfig::tls`] is set (`wss://`). It does not follow redirects or retry, and
-//! trusts no CA by default: a `wss://` client names its roots in [`ClientTls`].
+//! trusts no CA by default: a `wss://` client names its roots in [`ClientTls`]. With
+//! [`ClientConfig::hybi00`] it speaks HyBi 00 instead, for legacy servers (`hybi00.rs`).
+
+mod hybi00;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -56,6 +59,10 @@ pub struct ClientConfig {
     pub close_timeout: Duration,
     /// Speak TLS (`wss://`) with this configuration (default: plain TCP).
     pub tls: Option<ClientTls>,
+    /// Speak HyBi 00 (hixie-76) instead of RFC 6455, to a legacy server (default: off).
+    /// The first of `protocols` is sent as its one subprotocol; `extensions` and
+    /// `headers` are not sent, and only text messages can be sent.
+    pub hybi00: bool,
 }
 
 /// The TLS side of a `wss://` client: which CAs it trusts, the certificate it presents
@@ -107,6 +114,7 @@ impl Default for ClientConfig {
             handshake_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(10),
             tls: None,
+            hybi00: false,
         }
     }
 }
@@ -192,6 +200,10 @@ async fn handshake(
     };
 
     let mut rng = StdRng::from_os_rng();
+    if config.hybi00 {
+        // Boxed: a rarely used path, kept out of every RFC 6455 handshake's future.
+        return Box::pin(hybi00::handshake(io, addr, host, resource, config, rng)).await;
+    }
     let key = generate_key(rng.random());
     let request = ClientRequest {
         host: host.map_or_else(|| addr.to_string(), str::to_owned),
