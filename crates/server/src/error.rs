@@ -53,7 +53,8 @@ impl fmt::Display for Error {
         match self {
             Error::Closed => f.write_str("the WebSocket connection is closed"),
             Error::Protocol(e) => write!(f, "peer violated the WebSocket protocol: {e}"),
-            Error::Handshake(e) => write!(f, "opening handshake failed: {e}"),
+            // The handshake error says "opening handshake failed" itself.
+            Error::Handshake(e) => write!(f, "{e}"),
             Error::Usage(e) => write!(f, "not allowed by the WebSocket protocol: {e}"),
             Error::Io(e) => write!(f, "transport error: {e}"),
             Error::Timeout => f.write_str("timed out"),

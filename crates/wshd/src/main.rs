@@ -1,4 +1,5 @@
-//! `wshd`: serves a directory of pywebsocket `*_wsh.py` handlers.
+//! `wshd`: serves a directory of pywebsocket `*_wsh.py` handlers; `wshd client` is the
+//! echo client instead (`echo_client.rs`).
 //!
 //! This file parses pywebsocket's `standalone.py` options (and `--config`), changes to the
 //! document root, sets up logging, loads the handler tree and serves it, with the document
@@ -8,6 +9,7 @@
 
 mod args;
 mod config_file;
+mod echo_client;
 mod logging;
 mod processes;
 mod tls_options;
@@ -24,7 +26,11 @@ use wshd_server::{Config, HttpConfig, Router, Server, Shutdown};
 use crate::args::Args;
 
 fn main() -> ExitCode {
-    let args = parse_args(std::env::args_os().collect());
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "client") {
+        return echo_client::main(argv[1..].to_vec());
+    }
+    let args = parse_args(argv);
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

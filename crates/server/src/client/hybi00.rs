@@ -34,11 +34,11 @@ pub(super) async fn handshake(
     let protocol = config.protocols.first().map(String::as_str);
     let request = client_request(&host, resource, config.origin.as_deref(), protocol, &challenge)
         .map_err(|e| {
-            Error::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("invalid client request header: {e}"),
-            ))
-        })?;
+        Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("invalid client request header: {e}"),
+        ))
+    })?;
     io.write_all(&request).await?;
     io.flush().await?;
 
