@@ -6,7 +6,9 @@ _GOODBYE_MESSAGE = u'Goodbye'
 
 
 def web_socket_do_extra_handshake(request):
-    pass  # Accept every client.
+    # Accept every client, with the first subprotocol it offers (if any).
+    if request.ws_requested_protocols:
+        request.ws_protocol = request.ws_requested_protocols[0]
 
 
 def web_socket_transfer_data(request):
