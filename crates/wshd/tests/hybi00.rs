@@ -17,8 +17,8 @@ from pywebsocket3 import msgutil
 from pywebsocket3._stream_exceptions import BadOperationException
 
 def web_socket_do_extra_handshake(request):
-    request.seen = '%r %s %s %r %d %s' % (
-        request.ws_version, request.ws_location, request.ws_protocol,
+    request.seen = '%r %r %s %s %r %d %s' % (
+        request.ws_version, request.ws_deflate, request.ws_location, request.ws_protocol,
         request.ws_requested_protocols, len(request.ws_challenge),
         request.ws_challenge_md5.decode('latin-1'))
 
@@ -56,8 +56,10 @@ fn a_python_handler_gets_pywebsocket_hybi00_request() {
     assert!(head.contains("Sec-WebSocket-Protocol: sample\r\n"), "{head}");
     assert_eq!(c.take(16), ANSWER);
     // The answer is ASCII, so the report is too.
-    let seen =
-        format!("0 ws://example.com/report sample None 16 {}", String::from_utf8_lossy(ANSWER));
+    let seen = format!(
+        "0 False ws://example.com/report sample None 16 {}",
+        String::from_utf8_lossy(ANSWER)
+    );
     let mut expected = vec![0x00];
     expected.extend_from_slice(seen.as_bytes());
     expected.push(0xff);

@@ -84,6 +84,9 @@ class Request(object):
         self.ws_requested_extensions = None
         self.ws_extension_processors = []
         self.ws_extensions = None
+        # Documented by pywebsocket for the deflate-stream extension, which neither it
+        # (since 2011) nor wshd negotiates: always False.
+        self.ws_deflate = False
         self.extra_headers = []
         self.ws_stream = None
         self.ws_close_code = None
