@@ -142,7 +142,9 @@ fn extra_handshake(
         // into a 403.
         let trace = traceback(py, &e);
         tracing::warn!(path = %handlers.path.display(), "web_socket_do_extra_handshake raised: {trace}");
-        return Err(Rejection::new(403, format!("handshake refused by the handler: {e}")));
+        // The client gets no more than the status: the exception's text may hold what a
+        // handler would not show it (paths, secrets); the log above has it whole.
+        return Err(Rejection::new(403, "handshake refused by the handler"));
     }
     read_choices(py, request, input.offered_extensions).map_err(internal)
 }

@@ -86,6 +86,17 @@ fn example_origin_check_refuses_with_403_and_accepts_the_allowed_origin() {
 }
 
 #[test]
+fn a_403_from_a_raising_extra_handshake_keeps_the_exception_in_the_log() {
+    let mut command = wshd_process::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
+    let wshd = Wshd::spawn_capturing(command.arg(examples()));
+    let (mut c, head) = Raw::open(wshd.addr, "/origin_check", "Origin: http://evil.example\r\n");
+    assert!(head.starts_with("HTTP/1.1 403 "), "{head}");
+    let answer = format!("{head}{}", String::from_utf8_lossy(&c.rest()));
+    assert!(!answer.contains("evil.example"), "the exception reached the client: {answer}");
+    wshd.wait_for_stderr("origin 'http://evil.example' is not allowed");
+}
+
+#[test]
 fn http_answers_for_unknown_resources_fragments_and_versions() {
     let wshd = start(&examples());
     assert!(Raw::open(wshd.addr, "/no_resource", "").1.starts_with("HTTP/1.1 404 "));
