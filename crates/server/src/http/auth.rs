@@ -44,6 +44,11 @@ impl BasicAuth {
     /// `Ok` when `request` carries the credential; otherwise the 401 to answer, with the
     /// challenge, and a reason that says what was wrong (never the credential).
     pub(crate) fn check(&self, request: &Request) -> Result<(), HandshakeError> {
+        // Which of several would count depends on who reads them (a proxy may check one
+        // and forward another): refused, as several Host headers are.
+        if request.headers.count("authorization") > 1 {
+            return Err(HandshakeError::bad_request("more than one Authorization header"));
+        }
         let reason = match request.headers.get("authorization") {
             None => "authentication required: no Authorization header",
             Some(value) => match split_scheme(value) {
@@ -107,6 +112,21 @@ mod tests {
             assert_eq!(e.status(), 401, "{bad:?}");
             assert_eq!(e.headers(), [("WWW-Authenticate".to_owned(), CHALLENGE.to_owned())]);
             assert!(!e.reason().contains("dGVzd"), "{}", e.reason());
+        }
+    }
+
+    #[test]
+    fn several_authorization_headers_are_refused_with_400() {
+        let auth = BasicAuth::new("test:test");
+        for second in ["Basic dGVzdDp0ZXN0", "Basic aW52YWxpZDp0ZXN0"] {
+            let head = format!(
+                "GET / HTTP/1.1\r\nAuthorization: Basic dGVzdDp0ZXN0\r\nAuthorization: {second}\r\n\r\n"
+            );
+            let req =
+                parse_request(head.as_bytes(), &HandshakeLimits::default()).unwrap().unwrap().0;
+            let e = auth.check(&req).unwrap_err();
+            assert_eq!(e.status(), 400, "{second}");
+            assert!(e.reason().contains("more than one Authorization"), "{}", e.reason());
         }
     }
 
