@@ -62,7 +62,9 @@ pub struct UpgradeRequest {
 /// 6. `Sec-WebSocket-Protocol` (all joined) is `1#token` if present;
 /// 7. `Sec-WebSocket-Extensions` (all joined) parses if present and not empty;
 /// 8. exactly one `Sec-WebSocket-Key`, matching `^[+/0-9A-Za-z]{21}[AQgw]==$`, i.e. base64
-///    of exactly 16 bytes.
+///    of exactly 16 bytes;
+/// 9. no body: no `Transfer-Encoding`, and no `Content-Length` other than 0 (*stricter*:
+///    pywebsocket ignored both, and a body's bytes were then read as frames).
 ///
 /// The first failure is returned.
 pub fn validate_upgrade(req: Request) -> Result<UpgradeRequest, HandshakeError> {
@@ -142,6 +144,13 @@ pub fn validate_upgrade(req: Request) -> Result<UpgradeRequest, HandshakeError> 
     }
     // is_valid_key checked it is ASCII.
     let key = String::from_utf8_lossy(key).into_owned();
+
+    if h.get("transfer-encoding").is_some() {
+        return Err(bad("a WebSocket handshake has no body, but Transfer-Encoding is set"));
+    }
+    if h.get_all("content-length").any(|v| v.trim_ascii() != b"0") {
+        return Err(bad("a WebSocket handshake has no body, but Content-Length is not 0"));
+    }
 
     Ok(UpgradeRequest { request: req, key, version: 13, origin, protocols, extensions })
 }
@@ -362,6 +371,17 @@ mod tests {
         assert_eq!(up.extensions, None);
         assert_eq!(up.request.target, "/chat");
         assert!(is_upgrade_request(&up.request));
+    }
+
+    #[test]
+    fn a_handshake_with_a_body_is_refused() {
+        for extra in
+            ["Transfer-Encoding: chunked\r\n", "Content-Length: 5\r\n", "Content-Length: 0, 5\r\n"]
+        {
+            assert_400(&[], extra);
+            assert!(rejected(&[], extra).reason().contains("no body"), "{extra}");
+        }
+        assert!(validate_upgrade(request(&[], "Content-Length: 0\r\n")).is_ok());
     }
 
     #[test]
