@@ -189,16 +189,33 @@ impl Server {
 }
 
 /// Accepts connections and spawns a task for each, until the task is aborted.
+///
+/// Out of descriptors (or memory), it retries every 100 ms, and logs once per episode: a
+/// WARNING when accepting starts to fail, an INFO line when it works again.
 async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    // Since when, and how often, accepting has failed for want of resources.
+    let mut exhausted: Option<(std::time::Instant, u64)> = None;
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                if let Some((since, failures)) = exhausted.take() {
+                    tracing::info!(
+                        "accepting connections again after {failures} failed attempt(s) over {:.1} s",
+                        since.elapsed().as_secs_f64()
+                    );
+                }
                 tokio::spawn(crate::accept::serve(stream, peer, shared.clone()));
             }
             Err(e) if is_resource_exhaustion(&e) => {
-                tracing::warn!(
-                    "accept failed: {e}; retrying in 100 ms (raise the file descriptor limit or lower the load)"
-                );
+                match &mut exhausted {
+                    Some((_, failures)) => *failures += 1,
+                    None => {
+                        tracing::warn!(
+                            "accept failed: {e}; new connections wait in the backlog, retried every 100 ms, until descriptors or memory free up (raise the file descriptor limit or lower the load); logged once until accepting works again"
+                        );
+                        exhausted = Some((std::time::Instant::now(), 1));
+                    }
+                }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             Err(e) => tracing::debug!("accept failed: {e}"),
