@@ -7,10 +7,13 @@
 //! Prints `listening on ADDR` once bound (with `--port 0` the OS picks the port), so
 //! scripts can start it and read the address. This is the server Autobahn|Testsuite runs
 //! against. With `--certificate cert.pem --private-key key.pem` it serves `wss://` only.
+//! SIGTERM or SIGINT shuts it down as it does the `wshd` binary (every WebSocket closed
+//! with 1001, then exit 0).
 
 use std::net::{IpAddr, SocketAddr};
 
 use clap::Parser;
+use wshd_server::signals::Signals;
 use wshd_server::tls::{ClientAuth, TlsConfig};
 use wshd_server::{Config, Handler, Router, Server, WebSocket};
 
@@ -119,9 +122,13 @@ fn main() -> std::io::Result<()> {
         runtime.worker_threads(n);
     }
     runtime.enable_all().build()?.block_on(async {
+        // As the wshd binary: SIGTERM or SIGINT closes every WebSocket with 1001 and
+        // exits 0 once they are closed (at most the shutdown timeout); a second exits 1.
+        let signals = Signals::install()?;
         let router = Router::new().fallback(Echo);
         let server =
             Server::bind(SocketAddr::new(args.host, args.port), router, config(&args)).await?;
+        tokio::spawn(signals.shut_down_on_signal(server.shutdown_handle()));
         println!("listening on {}", server.local_addr()?);
         server.run().await
     })

@@ -23,6 +23,7 @@ mod http;
 mod listener;
 mod router;
 mod shutdown;
+pub mod signals;
 mod target;
 #[cfg(test)]
 mod test_log;

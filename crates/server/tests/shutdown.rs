@@ -135,3 +135,41 @@ async fn one_handle_stops_several_servers() {
         tokio::time::timeout(PATIENCE, task).await.unwrap().unwrap().unwrap();
     }
 }
+
+/// The echo example (`examples/echo.rs`), built by `cargo test`'s build of every target;
+/// built here if a narrower `cargo test` left it out.
+fn echo_example() -> std::path::PathBuf {
+    let deps = std::env::current_exe().expect("the test binary's path");
+    let exe =
+        deps.parent().and_then(|d| d.parent()).expect("target/<profile>").join("examples/echo");
+    if !exe.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "wshd-server", "--example", "echo"])
+            .status()
+            .expect("running cargo to build the echo example");
+        assert!(status.success(), "cargo build --example echo failed");
+    }
+    exe
+}
+
+#[test]
+fn the_echo_example_shuts_down_on_sigterm_like_the_binary() {
+    use wshd_testkit::process::ServerProcess;
+    use wshd_testkit::raw_client::Raw;
+    let mut echo = ServerProcess::spawn(std::process::Command::new(echo_example()).args([
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]));
+    let (mut client, head) = Raw::open(echo.addr, "/", "");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    echo.signal("TERM");
+    let (first, close) = client.frame();
+    assert_eq!((first, &close[..2]), (0x88, &[0x03, 0xe9][..]), "every WebSocket gets 1001");
+    assert_eq!(&close[2..], b"server shutting down");
+    client.send(0x88, &[0x03, 0xe9]);
+    let status = echo.wait_exit();
+    assert!(status.success(), "exit status after a graceful shutdown: {status}");
+}

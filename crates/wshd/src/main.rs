@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use wshd_python::{HandlerTree, LoadOptions};
+use wshd_server::signals::Signals;
 use wshd_server::{Config, HttpConfig, Router, Server, Shutdown};
 
 use crate::args::Args;
@@ -123,7 +124,7 @@ async fn serve(
     start_dir: &std::path::Path,
 ) -> Result<(), Box<dyn std::error::Error>> {
     // Installed before anything is bound, so a signal right after "listening on" counts.
-    let signals = signals::Signals::install()?;
+    let signals = Signals::install()?;
     let addrs = bind_addresses(&args.server_host, args.port).await?;
     let servers = Server::bind_all(&addrs, router, config.clone()).await.map_err(|e| {
         format!("could not listen on host {:?} port {}: {e}", args.server_host, args.port)
@@ -186,60 +187,6 @@ async fn monitor(shutdown: Shutdown, every: Duration) {
     loop {
         tick.tick().await;
         tracing::info!(target: "wshd::monitor", "{} open WebSocket connections", shutdown.active_connections());
-    }
-}
-
-/// SIGTERM and SIGINT (Ctrl-C off Unix): the first shuts down gracefully, a second exits
-/// at once with status 1.
-mod signals {
-    use wshd_server::Shutdown;
-
-    pub struct Signals {
-        #[cfg(unix)]
-        term: tokio::signal::unix::Signal,
-        #[cfg(unix)]
-        int: tokio::signal::unix::Signal,
-    }
-
-    impl Signals {
-        pub fn install() -> std::io::Result<Signals> {
-            #[cfg(unix)]
-            {
-                use tokio::signal::unix::{SignalKind, signal};
-                Ok(Signals {
-                    term: signal(SignalKind::terminate())?,
-                    int: signal(SignalKind::interrupt())?,
-                })
-            }
-            #[cfg(not(unix))]
-            Ok(Signals {})
-        }
-
-        #[cfg(unix)]
-        async fn next(&mut self) -> &'static str {
-            tokio::select! {
-                _ = self.term.recv() => "SIGTERM",
-                _ = self.int.recv() => "SIGINT",
-            }
-        }
-
-        #[cfg(not(unix))]
-        async fn next(&mut self) -> &'static str {
-            let _ = tokio::signal::ctrl_c().await;
-            "Ctrl-C"
-        }
-
-        pub async fn shut_down_on_signal(mut self, shutdown: Shutdown) {
-            let first = self.next().await;
-            tracing::info!(
-                "{first} received: closing {} open WebSocket connection(s) with 1001; a second signal exits at once",
-                shutdown.active_connections()
-            );
-            shutdown.trigger();
-            let second = self.next().await;
-            tracing::warn!("{second} received again: exiting without waiting for open connections");
-            std::process::exit(1);
-        }
     }
 }
 
