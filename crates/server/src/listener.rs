@@ -184,6 +184,8 @@ impl Server {
                 handle.active_connections()
             );
         }
+        // A CGI script would outlive the process otherwise.
+        shared.http.end_cgi();
         Ok(())
     }
 }

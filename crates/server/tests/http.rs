@@ -741,3 +741,131 @@ async fn basic_auth_guards_files_cgi_and_websocket_handshakes() {
     assert_eq!((env["AUTH_TYPE"].as_str(), env["REMOTE_USER"].as_str()), ("Basic", "user"));
     assert_eq!(env["HTTP_AUTHORIZATION"], "unset");
 }
+
+/// Waits (at most PATIENCE) until `path` holds a line; returns it.
+async fn read_pid(path: &std::path::Path) -> String {
+    let wait = async {
+        loop {
+            match std::fs::read_to_string(path) {
+                Ok(pid) if pid.ends_with('\n') => return pid.trim().to_owned(),
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait).await.expect("the script never wrote its child's pid")
+}
+
+/// Waits (at most PATIENCE) until process `pid` is gone.
+async fn gone(pid: &str, what: &str) {
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    let wait = async {
+        while proc.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait)
+        .await
+        .unwrap_or_else(|_| panic!("{what} is still running"));
+}
+
+/// A script that starts `sleep 60` in the background (which keeps the script's stdout)
+/// and writes that child's pid to `pid_file`, then runs `rest`.
+fn with_child(pid_file: &std::path::Path, rest: &str) -> String {
+    format!("#!/bin/sh\nsleep 60 &\necho $! > '{}'\n{rest}", pid_file.display())
+}
+
+#[tokio::test]
+async fn a_cgi_scripts_children_end_with_it_and_do_not_hold_its_response_open() {
+    let tree = Tree::new();
+    let pid_file = tree.base.path().join("child");
+    tree.script(
+        "cgi-bin/spawns",
+        &with_child(&pid_file, "printf 'Content-Type: text/plain\\n\\ndone\\n'\n"),
+    );
+    // Longer than PATIENCE: a response held open by the child would fail the fetch.
+    let http = HttpConfig { cgi_timeout: Duration::from_secs(60), ..http_config(&tree) };
+    let addr = start(http).await;
+    let r = fetch(addr, get("/cgi-bin/spawns")).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "done\n"), "{}", r.head);
+    gone(&read_pid(&pid_file).await, "the script's background child").await;
+}
+
+#[tokio::test]
+async fn a_timed_out_cgi_script_is_killed_with_its_children() {
+    let tree = Tree::new();
+    let pid_file = tree.base.path().join("child");
+    tree.script("cgi-bin/stuck", &with_child(&pid_file, "exec sleep 60\n"));
+    let http = HttpConfig { cgi_timeout: Duration::from_secs(1), ..http_config(&tree) };
+    let addr = start(http).await;
+    let r = fetch(addr, get("/cgi-bin/stuck")).await;
+    assert_eq!(r.status, 500, "{}", r.head);
+    gone(&read_pid(&pid_file).await, "the timed-out script's child").await;
+}
+
+#[tokio::test]
+async fn a_cgi_script_whose_client_left_is_killed_with_its_children() {
+    let tree = Tree::new();
+    let pid_file = tree.base.path().join("child");
+    let talk = "printf 'Content-Type: text/plain\\n\\n'\nwhile :; do echo tick; sleep 0.05; done\n";
+    tree.script("cgi-bin/talks", &with_child(&pid_file, talk));
+    let http = HttpConfig { cgi_timeout: Duration::from_secs(60), ..http_config(&tree) };
+    let addr = start(http).await;
+    let mut c = Client::connect(addr).await;
+    c.send(get("/cgi-bin/talks")).await;
+    c.fill_or_panic().await;
+    let pid = read_pid(&pid_file).await;
+    drop(c);
+    // The next writes to the client fail; the script and its child go with them.
+    gone(&pid, "the child of a script whose client left").await;
+}
+
+#[tokio::test]
+async fn shutdown_kills_running_cgi_scripts_with_their_children() {
+    let tree = Tree::new();
+    let pid_file = tree.base.path().join("child");
+    tree.script("cgi-bin/stuck", &with_child(&pid_file, "exec sleep 60\n"));
+    let http = HttpConfig { cgi_timeout: Duration::from_secs(60), ..http_config(&tree) };
+    let config = Config { http, shutdown_timeout: Duration::from_millis(100), ..Config::default() };
+    let (addr, shutdown, server) = support::serve_with_shutdown(Router::new(), config).await;
+    let request = tokio::spawn(fetch(addr, get("/cgi-bin/stuck")));
+    let pid = read_pid(&pid_file).await;
+    shutdown.trigger();
+    tokio::time::timeout(PATIENCE, server).await.expect("the server stops").unwrap();
+    gone(&pid, "a CGI child after shutdown").await;
+    request.abort();
+}
+
+#[tokio::test]
+async fn cgi_scripts_over_the_cap_are_answered_503() {
+    let tree = Tree::new();
+    let pid_file = tree.base.path().join("child");
+    let talk = "printf 'Content-Type: text/plain\\n\\n'\nwhile :; do echo tick; sleep 0.05; done\n";
+    tree.script("cgi-bin/talks", &with_child(&pid_file, talk));
+    tree.script("cgi-bin/quick", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nquick\\n'\n");
+    let http = HttpConfig {
+        cgi_max_processes: 1,
+        cgi_timeout: Duration::from_secs(60),
+        ..http_config(&tree)
+    };
+    let addr = start(http).await;
+    let mut first = Client::connect(addr).await;
+    first.send(get("/cgi-bin/talks")).await;
+    first.fill_or_panic().await;
+    let pid = read_pid(&pid_file).await;
+    let r = fetch(addr, get("/cgi-bin/quick")).await;
+    assert_eq!(r.status, 503, "{}", r.head);
+    // The slot comes back once the first script is gone (its client left).
+    drop(first);
+    gone(&pid, "the first script's child").await;
+    let again = async {
+        loop {
+            let r = fetch(addr, get("/cgi-bin/quick")).await;
+            if r.status == 200 {
+                return r.text();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let text = tokio::time::timeout(PATIENCE, again).await.expect("the slot never came back");
+    assert_eq!(text, "quick\n");
+}

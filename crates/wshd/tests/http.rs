@@ -100,3 +100,33 @@ fn basic_auth_guards_every_request() {
     let ws = fetch(wshd.addr, &format!("{UPGRADE}{good}"));
     assert!(ws.starts_with("HTTP/1.1 101 "), "{ws}");
 }
+
+#[test]
+fn a_cgi_scripts_stderr_reaches_the_log_escaped_one_record_per_line() {
+    let root = root("cgi-stderr");
+    // A line that tries to forge a log record of its own with a carriage return and an
+    // escape sequence, and one over the 4 KiB logged of a line.
+    root.write_executable(
+        "cgi-bin/noisy.sh",
+        "#!/bin/sh\nprintf 'first\\n\\033[31mred\\r[2026-01-01 00:00:00,000] [ERROR] forged\\n' >&2\n\
+         head -c 5000 /dev/zero | tr '\\0' x >&2\necho >&2\n\
+         printf 'Content-Type: text/plain\\n\\nok'\n",
+    );
+    let mut command = wshd_process::command(["-H", "127.0.0.1", "-p", "0", "-d"]);
+    let wshd = Wshd::spawn_capturing(command.arg(&root.0).args(["-x", "/cgi-bin"]));
+    let answer = fetch(wshd.addr, "GET /cgi-bin/noisy.sh HTTP/1.1\r\n");
+    assert!(answer.contains("\r\n\r\n2\r\nok\r\n0\r\n\r\n"), "{answer}");
+    let log = wshd.wait_for_stderr("more bytes of this line");
+    assert!(log.contains("CGI /cgi-bin/noisy.sh stderr: first\n"), "{log}");
+    assert!(
+        log.contains(
+            "CGI /cgi-bin/noisy.sh stderr: \\u{1b}[31mred\\r[2026-01-01 00:00:00,000] [ERROR] forged\n"
+        ),
+        "the line is one record with its control characters escaped: {log}"
+    );
+    assert!(!log.lines().any(|l| l.starts_with("[2026-01-01")), "a forged record: {log}");
+    assert!(
+        log.contains(&format!("stderr: {} … (904 more bytes of this line)", "x".repeat(4096))),
+        "{log}"
+    );
+}

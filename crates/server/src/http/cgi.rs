@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::process::{ChildStdout, Command};
 use tokio::time::Instant;
 use wshd_proto::handshake::{is_field_value, is_token, status_phrase};
 
@@ -124,6 +124,10 @@ pub(crate) async fn run(
         }
     };
     let name = url.decoded(0..script.end);
+    let Some(slot) = ex.site.cgi_processes().slot() else {
+        tracing::warn!(peer = %ex.peer, "CGI {name}: {} scripts are running already, the most allowed; answered 503", config.cgi_max_processes);
+        return ex.reply(503, "too many CGI scripts are running; try again later", &[]).await;
+    };
     let mut command = command(ex, root, url, &script, body_len, framing);
     let mut child = match command.spawn() {
         Ok(child) => child,
@@ -132,8 +136,11 @@ pub(crate) async fn run(
             return ex.reply(500, "the CGI script could not be started", &[]).await;
         }
     };
-    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        reap(child, deadline, name, true);
+    let pipes = (child.stdin.take(), child.stdout.take());
+    // From here the script's whole process group ends with its request, whatever happens.
+    let group = ex.site.cgi_processes().watch(child, slot, deadline, name.clone());
+    let (Some(mut stdin), Some(stdout)) = pipes else {
+        group.kill();
         return ex.reply(500, "the CGI script has no pipes", &[]).await;
     };
     // Written concurrently, so a script that prints before it reads cannot deadlock us.
@@ -146,19 +153,19 @@ pub(crate) async fn run(
     feeder.abort();
     let failure = match relayed {
         Ok(Ok(next)) => {
-            reap(child, deadline, name, false);
+            group.finish();
             return next;
         }
         Ok(Err(RelayError::Client(e))) => {
-            tracing::debug!(peer = %ex.peer, "CGI {name}: client gone: {e}");
-            reap(child, deadline, name, true);
+            tracing::debug!(peer = %ex.peer, "CGI {name}: client gone: {e}; killing its process group");
+            group.kill();
             return Next::Close;
         }
         Ok(Err(RelayError::Script(why))) => why,
         Err(_) => format!("no complete output within {:?}; killed", ex.site.config.cgi_timeout),
     };
     tracing::warn!(peer = %ex.peer, "CGI {name}: {failure}");
-    reap(child, deadline, name, true);
+    group.kill();
     if head_sent {
         return Next::Close;
     }
@@ -221,7 +228,9 @@ fn command(
     cmd.current_dir(root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
+        // A group of its own, which `cgi_process.rs` ends as a whole.
+        .process_group(0)
         .kill_on_drop(true);
     for (name, _) in std::env::vars_os() {
         let stale = name.to_str().is_some_and(|n| n.starts_with("HTTP_") || META.contains(&n));
@@ -293,25 +302,6 @@ fn host_without_port(host: &str) -> &str {
         Some(i) if !host[i..].contains(']') => &host[..i],
         _ => host,
     }
-}
-
-/// Waits for the child in the background (so the connection can go on), killing it first
-/// when `kill`, or when it is still running at `deadline`. Logs how it ended.
-fn reap(mut child: Child, deadline: Instant, name: String, kill: bool) {
-    if kill {
-        let _ = child.start_kill();
-    }
-    tokio::spawn(async move {
-        match tokio::time::timeout_at(deadline, child.wait()).await {
-            Ok(Ok(status)) if status.success() || kill => {}
-            Ok(Ok(status)) => tracing::info!("CGI {name} exited with {status}"),
-            Ok(Err(e)) => tracing::warn!("CGI {name}: waiting for it failed: {e}"),
-            Err(_) => {
-                tracing::warn!("CGI {name} still running after its timeout; killed");
-                let _ = child.kill().await;
-            }
-        }
-    });
 }
 
 /// The parsed header block of a script's output.

@@ -28,6 +28,10 @@ pub struct HttpConfig {
     /// Most bytes a CGI script may print, headers included (default 16 MiB). Over it the
     /// script is killed: 500 if nothing was sent yet, else the connection is closed.
     pub cgi_max_output: u64,
+    /// Most CGI scripts running at once (default 64); a request over it is answered 503.
+    /// Each script runs in a process group of its own, which is killed when the script
+    /// exits, at its timeout, when its client leaves, and on shutdown.
+    pub cgi_max_processes: usize,
     /// Largest request body given to a CGI script on stdin (default 10 MiB); a bigger
     /// `Content-Length` is answered 413. The body is read before the script starts.
     pub cgi_max_request_body: u64,
@@ -50,6 +54,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("cgi_timeout", &self.cgi_timeout)
             .field("cgi_max_output", &self.cgi_max_output)
             .field("cgi_max_request_body", &self.cgi_max_request_body)
+            .field("cgi_max_processes", &self.cgi_max_processes)
             .field("basic_auth", &self.basic_auth.as_ref().map(|_| "<hidden>"))
             .field("idle_timeout", &self.idle_timeout)
             .finish()
@@ -64,6 +69,7 @@ impl Default for HttpConfig {
             cgi_timeout: Duration::from_secs(30),
             cgi_max_output: 16 * 1024 * 1024,
             cgi_max_request_body: 10 * 1024 * 1024,
+            cgi_max_processes: 64,
             basic_auth: None,
             idle_timeout: Duration::from_secs(15),
         }

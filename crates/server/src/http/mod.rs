@@ -15,6 +15,7 @@
 
 mod auth;
 mod cgi;
+mod cgi_process;
 mod config;
 mod date;
 mod listing;
@@ -46,6 +47,7 @@ pub(crate) struct Site {
     cgi: Vec<Vec<Vec<u8>>>,
     auth: Option<BasicAuth>,
     config: HttpConfig,
+    processes: cgi_process::CgiProcesses,
 }
 
 impl Site {
@@ -82,7 +84,23 @@ impl Site {
             })
             .collect::<io::Result<_>>()?;
         let auth = config.basic_auth.as_deref().map(BasicAuth::new);
-        Ok(Site { root, cgi, auth, config: config.clone() })
+        let processes = cgi_process::CgiProcesses::new(config.cgi_max_processes);
+        Ok(Site { root, cgi, auth, config: config.clone(), processes })
+    }
+
+    /// The CGI scripts running for this server.
+    pub(crate) fn cgi_processes(&self) -> &cgi_process::CgiProcesses {
+        &self.processes
+    }
+
+    /// Kills every CGI script still running, with its process group (on shutdown).
+    pub(crate) fn end_cgi(&self) {
+        let ended = self.processes.end_all();
+        if ended > 0 {
+            tracing::info!(
+                "shutting down: killed {ended} running CGI script(s) with their process groups"
+            );
+        }
     }
 
     /// Whether paths without a WebSocket handler are served (there is a document root).
