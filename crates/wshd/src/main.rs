@@ -144,11 +144,9 @@ async fn serve(
         n => {
             let mut workers = processes::Workers::start(usize::from(n) - 1, port, start_dir)?;
             workers.wait_listening(WORKER_START_TIMEOUT).await?;
-            let (trigger, patience) = (shutdown.clone(), config.shutdown_timeout);
-            Some(tokio::spawn(async move {
-                trigger.triggered().await;
-                workers.stop(patience + Duration::from_secs(2)).await;
-            }))
+            // Workers that end are replaced until the shutdown, which stops them all.
+            let patience = config.shutdown_timeout + Duration::from_secs(2);
+            Some(tokio::spawn(workers.supervise(shutdown.clone(), WORKER_START_TIMEOUT, patience)))
         }
     };
     for server in &servers {

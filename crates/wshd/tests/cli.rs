@@ -316,3 +316,57 @@ fn handler_refusals_are_logged_at_warning() {
     let err = w.wait_for_stderr("no WebSocket handler for this resource");
     assert!(err.contains("[WARNING] wshd_server::accept: no WebSocket handler"), "{err}");
 }
+
+/// The pids serving `/pid` among `tries` connections (closed again).
+fn serving_pids(addr: std::net::SocketAddr, tries: usize) -> std::collections::BTreeSet<u32> {
+    (0..tries)
+        .map(|_| {
+            let (status, mut c) = open_ws(addr, "/pid");
+            assert_eq!(status, 101);
+            let (_, pid) = c.frame();
+            String::from_utf8(pid).unwrap().parse::<u32>().unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_worker_is_logged_and_replaced() {
+    let root = TempTree::empty("worker-replaced");
+    root.write(
+        "pid_wsh.py",
+        "import os\n\
+         def web_socket_do_extra_handshake(request):\n    pass\n\
+         def web_socket_transfer_data(request):\n    \
+             request.ws_stream.send_message(str(os.getpid()))\n",
+    );
+    let mut w = Wshd::spawn_capturing(
+        wshd()
+            .args(["-H", "127.0.0.1", "-p", "0", "--processes", "2", "--log-level", "info", "-w"])
+            .arg(&root.0),
+    );
+    let first = w.child.id();
+    let worker = *serving_pids(w.addr, 40)
+        .iter()
+        .find(|&&p| p != first)
+        .expect("40 connections reach the worker too");
+    // As the OOM killer or a crashing extension would end it.
+    let killed = Command::new("kill").args(["-s", "KILL", &worker.to_string()]).status().unwrap();
+    assert!(killed.success());
+    let log = w.wait_for_stderr(&format!("replaces worker process {worker}"));
+    let ended =
+        format!("[WARNING] wshd::processes: worker process {worker} ended (signal: 9 (SIGKILL))");
+    assert!(log.contains(&ended), "{log}");
+    // The replacement serves beside the first process.
+    let pids = wait_for(|| {
+        let pids = serving_pids(w.addr, 40);
+        (pids.len() == 2 && !pids.contains(&worker)).then_some(pids)
+    })
+    .expect("a new worker serves");
+    // SIGTERM still stops every process.
+    w.signal("TERM");
+    assert_eq!(w.wait_exit().code(), Some(0), "stderr: {}", w.stderr());
+    for pid in pids {
+        let gone = wait_for(|| (!Path::new(&format!("/proc/{pid}")).exists()).then_some(()));
+        assert!(gone.is_some(), "process {pid} still runs after the first one exited");
+    }
+}
