@@ -91,11 +91,11 @@ impl Workers {
                 () = shutdown.triggered() => break,
                 _ = check.tick() => {}
             }
-            for i in 0..self.children.len() {
+            for (i, started_at) in started.iter_mut().enumerate() {
                 // Its pid, read while it is still there to read (waiting reaps it).
                 let pid = self.children[i].id().map_or_else(|| "?".to_owned(), |p| p.to_string());
                 let Ok(Some(status)) = self.children[i].try_wait() else { continue };
-                let lived = started[i].elapsed();
+                let lived = started_at.elapsed();
                 tracing::warn!(
                     "worker process {pid} ended ({status}) after {:.1} s; starting a replacement",
                     lived.as_secs_f64()
@@ -118,7 +118,7 @@ impl Workers {
                 match self.spawn_one() {
                     Ok(child) => {
                         self.children[i] = child;
-                        started[i] = std::time::Instant::now();
+                        *started_at = std::time::Instant::now();
                         let new = &mut self.children[i..=i];
                         match wait_listening(new, start_patience).await {
                             Ok(()) => tracing::info!(
