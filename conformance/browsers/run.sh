@@ -21,16 +21,6 @@ die() {
   exit 1
 }
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    sudo -n "$@"
-  else
-    die "need root (or password-less sudo) to install $*"
-  fi
-}
-
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ -x /usr/bin/firefox-esr ] || missing+=(firefox-esr)
@@ -39,14 +29,7 @@ command -v npm >/dev/null || missing+=(npm)
 command -v openssl >/dev/null || missing+=(openssl)
 if [ "${#missing[@]}" -gt 0 ]; then
   say "installing ${missing[*]} (Debian packages)"
-  log="$(mktemp)"
-  if ! { as_root apt-get update -q &&
-    as_root env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
-    tail -n 25 "$log" >&2
-    die "apt-get install ${missing[*]} failed"
-  fi
-  rm -f "$log"
+  "$ROOT/scripts/apt-install.sh" "${missing[@]}" || die "could not install ${missing[*]}"
 fi
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 [ "$node_major" -ge 18 ] || die "node $(node -v) is too old: the pinned packages need 18 or later"

@@ -34,40 +34,13 @@ die() {
   exit 1
 }
 
-as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-    sudo -n "$@"
-  else
-    die "need root (or password-less sudo) to install nginx and apache2: $*"
-  fi
-}
-
 missing=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 [ -x /usr/sbin/apache2 ] || missing+=(apache2)
 [ -e /usr/lib/apache2/modules/mod_python.so ] || missing+=(libapache2-mod-python)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "proxies: installing ${missing[*]} (Debian packages)"
-  # Packages must not start their system services: the tests start their own servers.
-  policy=/usr/sbin/policy-rc.d
-  created_policy=0
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
-    as_root chmod 755 "$policy"
-    created_policy=1
-  fi
-  log="$(mktemp)"
-  if ! { as_root apt-get update -q &&
-    as_root env DEBIAN_FRONTEND=noninteractive \
-      apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
-    tail -n 25 "$log" >&2
-    [ "$created_policy" = 1 ] && as_root rm -f "$policy"
-    die "apt-get install ${missing[*]} failed"
-  fi
-  rm -f "$log"
-  [ "$created_policy" = 1 ] && as_root rm -f "$policy"
+  scripts/apt-install.sh "${missing[@]}" || die "could not install ${missing[*]}"
 fi
 export PATH="$PATH:/usr/sbin"
 echo "proxies: $(nginx -v 2>&1); $(apache2 -v 2>/dev/null | head -n 1)"
