@@ -331,13 +331,9 @@ fn hybi00_request(
     key3: &[u8; hybi00::KEY3_LEN],
     secure: bool,
 ) -> (UpgradeRequest, Box<Hybi00Handshake>) {
-    let mut challenge = [0; 16];
-    challenge[..4].copy_from_slice(&request.parts[0].to_be_bytes());
-    challenge[4..8].copy_from_slice(&request.parts[1].to_be_bytes());
-    challenge[8..].copy_from_slice(key3);
     let handshake = Hybi00Handshake {
         location: hybi00::location(secure, &request.host, &request.request.target),
-        challenge,
+        challenge: hybi00::challenge(request.parts, key3),
         response: hybi00::challenge_response(request.parts, key3),
     };
     let upgrade = UpgradeRequest {

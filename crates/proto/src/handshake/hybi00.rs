@@ -10,8 +10,9 @@
 use md5::{Digest, Md5};
 
 use super::error::{HandshakeError, InvalidHeader};
-use super::headers::{parse_token_list, push_field};
+use super::headers::push_field;
 use super::request::{Headers, Request};
+use super::server::{check_connection_upgrade, check_request_line, single};
 
 /// The bytes of the challenge that follow the request head (the draft's `key3`).
 pub const KEY3_LEN: usize = 8;
@@ -57,26 +58,15 @@ pub fn validate_hybi00(req: Request) -> Result<Hybi00Request, HandshakeError> {
     fn bad(reason: impl Into<std::borrow::Cow<'static, str>>) -> HandshakeError {
         HandshakeError::bad_request(reason)
     }
-    if req.method != "GET" {
-        return Err(bad("method must be GET"));
-    }
-    if req.http_minor != 1 {
-        return Err(bad("HTTP/1.1 is required"));
-    }
+    check_request_line(&req)?;
     let h = &req.headers;
-    match single(h, "upgrade") {
+    match single(h, "upgrade").ok() {
         Some(v) if v.trim_ascii().eq_ignore_ascii_case(b"websocket") => {}
         Some(_) => return Err(bad("Upgrade header must be \"WebSocket\"")),
         None => return Err(bad("exactly one Upgrade header is required")),
     }
-    let connection =
-        h.get_combined("connection").ok_or_else(|| bad("missing Connection header"))?;
-    let tokens = parse_token_list(&connection)
-        .map_err(|e| bad(format!("invalid Connection header: {e}")))?;
-    if !tokens.iter().any(|t| t.eq_ignore_ascii_case("upgrade")) {
-        return Err(bad("Connection header must contain \"upgrade\""));
-    }
-    let host = single(h, "host").ok_or_else(|| bad("exactly one Host header is required"))?;
+    check_connection_upgrade(h)?;
+    let host = single(h, "host").map_err(|_| bad("exactly one Host header is required"))?;
     let host = String::from_utf8_lossy(host.trim_ascii()).into_owned();
     if let Some(draft) = h.get("sec-websocket-draft")
         && draft.trim_ascii() != b"0"
@@ -99,7 +89,7 @@ pub fn validate_hybi00(req: Request) -> Result<Hybi00Request, HandshakeError> {
 /// The draft's steps 4 to 7 for one key: its digits as a number, divided by its spaces.
 fn key_part(h: &Headers, name: &'static str) -> Result<u32, HandshakeError> {
     let bad = |why: &str| HandshakeError::bad_request(format!("{name}: {why}"));
-    let key = single(h, name).ok_or_else(|| bad("exactly one such header is required"))?;
+    let key = single(h, name).map_err(|_| bad("exactly one such header is required"))?;
     let mut number: u64 = 0;
     let mut digits = 0;
     for digit in key.iter().filter(|b| b.is_ascii_digit()) {
@@ -122,22 +112,19 @@ fn key_part(h: &Headers, name: &'static str) -> Result<u32, HandshakeError> {
     Ok((number / spaces) as u32)
 }
 
-/// The value of the only field called `name`; `None` when there are none or several.
-fn single<'a>(h: &'a Headers, name: &str) -> Option<&'a [u8]> {
-    let mut all = h.get_all(name);
-    match (all.next(), all.next()) {
-        (Some(v), None) => Some(v),
-        _ => None,
-    }
+/// The challenge: the two parts (big-endian) and `key3`, 16 bytes (pywebsocket's
+/// `ws_challenge`).
+pub fn challenge(parts: [u32; 2], key3: &[u8; KEY3_LEN]) -> [u8; 16] {
+    let mut out = [0; 16];
+    out[..4].copy_from_slice(&parts[0].to_be_bytes());
+    out[4..8].copy_from_slice(&parts[1].to_be_bytes());
+    out[8..].copy_from_slice(key3);
+    out
 }
 
-/// The answer to the challenge: MD5 of the two parts (big-endian) and `key3`.
+/// The answer to the challenge: the MD5 of [`challenge`].
 pub fn challenge_response(parts: [u32; 2], key3: &[u8; KEY3_LEN]) -> [u8; 16] {
-    let mut md5 = Md5::new();
-    md5.update(parts[0].to_be_bytes());
-    md5.update(parts[1].to_be_bytes());
-    md5.update(key3);
-    md5.finalize().into()
+    Md5::digest(challenge(parts, key3)).into()
 }
 
 /// `Sec-WebSocket-Location`: `ws://` (`wss://` when `secure`) with the `Host` value and

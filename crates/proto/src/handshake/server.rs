@@ -71,12 +71,7 @@ pub fn validate_upgrade(req: Request) -> Result<UpgradeRequest, HandshakeError> 
     fn bad(reason: impl Into<Cow<'static, str>>) -> HandshakeError {
         HandshakeError::bad_request(reason)
     }
-    if req.method != "GET" {
-        return Err(bad("method must be GET"));
-    }
-    if req.http_minor != 1 {
-        return Err(bad("HTTP/1.1 is required"));
-    }
+    check_request_line(&req)?;
     let h = &req.headers;
 
     match single(h, "upgrade") {
@@ -88,13 +83,7 @@ pub fn validate_upgrade(req: Request) -> Result<UpgradeRequest, HandshakeError> 
         Ok(_) => {}
     }
 
-    let connection =
-        h.get_combined("connection").ok_or_else(|| bad("missing Connection header"))?;
-    let tokens = parse_token_list(&connection)
-        .map_err(|e| bad(format!("invalid Connection header: {e}")))?;
-    if !tokens.iter().any(|t| t.eq_ignore_ascii_case("upgrade")) {
-        return Err(bad("Connection header must contain \"upgrade\""));
-    }
+    check_connection_upgrade(h)?;
 
     match single(h, "host") {
         Err(0) => return Err(bad("missing Host header")),
@@ -155,8 +144,33 @@ pub fn validate_upgrade(req: Request) -> Result<UpgradeRequest, HandshakeError> 
     Ok(UpgradeRequest { request: req, key, version: 13, origin, protocols, extensions })
 }
 
+/// `GET` and `HTTP/1.1`, which every WebSocket handshake (RFC 6455 and HyBi 00) needs.
+pub(super) fn check_request_line(req: &Request) -> Result<(), HandshakeError> {
+    if req.method != "GET" {
+        return Err(HandshakeError::bad_request("method must be GET"));
+    }
+    if req.http_minor != 1 {
+        return Err(HandshakeError::bad_request("HTTP/1.1 is required"));
+    }
+    Ok(())
+}
+
+/// `Connection` (all such headers joined) is a token list containing `upgrade`, ignoring
+/// case, as every WebSocket handshake needs.
+pub(super) fn check_connection_upgrade(h: &Headers) -> Result<(), HandshakeError> {
+    let connection = h
+        .get_combined("connection")
+        .ok_or_else(|| HandshakeError::bad_request("missing Connection header"))?;
+    let tokens = parse_token_list(&connection)
+        .map_err(|e| HandshakeError::bad_request(format!("invalid Connection header: {e}")))?;
+    if !tokens.iter().any(|t| t.eq_ignore_ascii_case("upgrade")) {
+        return Err(HandshakeError::bad_request("Connection header must contain \"upgrade\""));
+    }
+    Ok(())
+}
+
 /// The value of the only field called `name`, or `Err(count)` when there are 0 or several.
-fn single<'a>(h: &'a Headers, name: &str) -> Result<&'a [u8], usize> {
+pub(super) fn single<'a>(h: &'a Headers, name: &str) -> Result<&'a [u8], usize> {
     let mut all = h.get_all(name);
     match (all.next(), all.next()) {
         (Some(v), None) => Ok(v),

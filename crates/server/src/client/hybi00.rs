@@ -3,22 +3,19 @@
 //! client-role connection on HyBi 00's frames. Not an RFC 6455 client (that is
 //! `mod.rs`), and it offers no extensions.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
 use rand::Rng;
 use rand::rngs::StdRng;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use std::net::SocketAddr;
+use tokio::io::AsyncWriteExt;
 use wshd_proto::framing::Hybi00Framing;
 use wshd_proto::handshake::hybi00::{ClientChallenge, client_request, validate_client_response};
 use wshd_proto::handshake::{ClientAccepted, HandshakeError, parse_response};
 use wshd_proto::{Connection, Role};
 
-use super::ClientConfig;
+use super::{ClientConfig, client_timing, invalid_request, read_more};
 use crate::error::Error;
 use crate::transport::Transport;
-use crate::websocket::{Info, Timing, WebSocket};
+use crate::websocket::{Info, WebSocket};
 
 /// Sends the HyBi 00 request on `io`, checks the answer, and returns the open socket.
 pub(super) async fn handshake(
@@ -33,12 +30,7 @@ pub(super) async fn handshake(
     let host = host.map_or_else(|| addr.to_string(), str::to_owned);
     let protocol = config.protocols.first().map(String::as_str);
     let request = client_request(&host, resource, config.origin.as_deref(), protocol, &challenge)
-        .map_err(|e| {
-        Error::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("invalid client request header: {e}"),
-        ))
-    })?;
+        .map_err(invalid_request)?;
     io.write_all(&request).await?;
     io.flush().await?;
 
@@ -67,20 +59,6 @@ pub(super) async fn handshake(
     conn.set_close_timeout(Some(config.close_timeout));
     conn.receive_data(&buf[used + 16..]);
     let info = Info::new(resource.to_owned(), protocol.clone(), None, None, addr);
-    let timing = Arc::new(Timing { linger: Duration::from_secs(2), write_high_water: 64 * 1024 });
     let accepted = ClientAccepted { protocol, extensions: None };
-    Ok((WebSocket::new(io, conn, info, timing, None), accepted))
-}
-
-async fn read_more(io: &mut Transport, buf: &mut Vec<u8>) -> Result<(), Error> {
-    if buf.len() == buf.capacity() {
-        buf.reserve(4096);
-    }
-    if io.read_buf(buf).await? == 0 {
-        return Err(Error::Io(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "server closed the connection during the opening handshake",
-        )));
-    }
-    Ok(())
+    Ok((WebSocket::new(io, conn, info, client_timing(), None), accepted))
 }

@@ -214,26 +214,13 @@ async fn handshake(
         extensions: config.extensions.clone(),
         headers: config.headers.clone(),
     };
-    let bytes = request.to_bytes().map_err(|e| {
-        Error::Io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("invalid client request header: {e}"),
-        ))
-    })?;
+    let bytes = request.to_bytes().map_err(invalid_request)?;
     io.write_all(&bytes).await?;
     io.flush().await?;
 
     let mut buf = Vec::with_capacity(1024);
     let (response, used) = loop {
-        if buf.len() == buf.capacity() {
-            buf.reserve(4096);
-        }
-        if io.read_buf(&mut buf).await? == 0 {
-            return Err(Error::Io(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "server closed the connection during the opening handshake",
-            )));
-        }
+        read_more(&mut io, &mut buf).await?;
         if let Some(parsed) =
             parse_response(&buf, &config.handshake_limits).map_err(Error::Handshake)?
         {
@@ -258,8 +245,34 @@ async fn handshake(
         None,
         addr,
     );
-    let timing = Arc::new(Timing { linger: Duration::from_secs(2), write_high_water: 64 * 1024 });
-    Ok((WebSocket::new(io, conn, info, timing, None), accepted))
+    Ok((WebSocket::new(io, conn, info, client_timing(), None), accepted))
+}
+
+/// A client socket's lingering and write batching.
+fn client_timing() -> Arc<Timing> {
+    Arc::new(Timing { linger: Duration::from_secs(2), write_high_water: 64 * 1024 })
+}
+
+/// A request header we were asked to send that is not valid HTTP.
+fn invalid_request(e: wshd_proto::handshake::InvalidHeader) -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("invalid client request header: {e}"),
+    ))
+}
+
+/// Reads more of the server's answer into `buf`; the end of the stream is an error.
+async fn read_more(io: &mut Transport, buf: &mut Vec<u8>) -> Result<(), Error> {
+    if buf.len() == buf.capacity() {
+        buf.reserve(4096);
+    }
+    if io.read_buf(buf).await? == 0 {
+        return Err(Error::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "server closed the connection during the opening handshake",
+        )));
+    }
+    Ok(())
 }
 
 /// The name a TLS client asks for and verifies: the configured one, else the `Host`
