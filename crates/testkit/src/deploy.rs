@@ -177,11 +177,6 @@ impl Front {
         self.addr
     }
 
-    /// The server's process id (its master or parent process).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// The server's error log so far.
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
