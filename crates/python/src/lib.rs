@@ -15,6 +15,9 @@
 mod bridge;
 mod driver;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod gil;
 mod handler;
 mod handshake_io;

@@ -37,6 +37,10 @@ pub use config::Config;
 pub use error::Error;
 pub use handler::{Handler, HandshakeRequest, Rejection};
 pub use http::HttpConfig;
+/// The fuzz targets' oracles for the HTTP side's parsers; see `fuzz/README.md`. Not an API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub use http::fuzzing;
 pub use listener::Server;
 pub use router::Router;
 /// The TLS library, for [`tls::TlsConfig::from_rustls`] and certificate types.

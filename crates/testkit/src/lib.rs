@@ -15,6 +15,7 @@
 //! ships depends on it.
 
 pub mod alloc;
+pub mod close_payload;
 pub mod connection_ops;
 pub mod core_client;
 pub mod deploy;
@@ -27,6 +28,8 @@ pub mod hybi00_client;
 pub mod line_framing;
 pub mod process;
 pub mod raw_client;
+pub mod saved;
+pub mod utf8_stream;
 pub mod wire;
 
 use wshd_proto::Role;
@@ -45,6 +48,8 @@ pub fn replay(target: &str, input: &[u8]) -> bool {
         "extensions_header" => extensions_header::check(input),
         "hybi00_frames" => hybi00::check_frames(input),
         "hybi00_handshake" => hybi00::check_handshake(input),
+        "utf8_stream" => utf8_stream::check(input),
+        "close_payload" => close_payload::check(input),
         _ => return false,
     }
     true

@@ -7,10 +7,7 @@
 //! arguments go before the command line's, so the command line wins, and everything is
 //! parsed once by clap: an option added to `Args` works here with no change to this file.
 //!
-//! The INI dialect is the subset of Python's `configparser` such files use: `[section]`
-//! headers, `key = value` or `key: value`, whole-line `#` and `;` comments, indented
-//! continuation lines, and a `[DEFAULT]` section whose keys apply to every section. There
-//! is no `%(name)s` interpolation. This is not a general INI library.
+//! The INI dialect is `crate::ini`'s.
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -18,6 +15,7 @@ use std::path::Path;
 use clap::CommandFactory;
 
 use crate::args::Args;
+use crate::ini::section;
 
 /// The section pywebsocket reads.
 const SECTION: &str = "pywebsocket";
@@ -98,112 +96,9 @@ fn find_option<'a>(command: &'a clap::Command, key: &str) -> Result<&'a clap::Ar
     }
 }
 
-/// The `key = value` entries of `name` (keys lowercased), `[DEFAULT]` entries first.
-fn section(text: &str, name: &str) -> Result<Vec<(String, String)>, String> {
-    let mut defaults: Vec<(String, String)> = Vec::new();
-    let mut wanted: Option<Vec<(String, String)>> = None;
-    // Which list the current section's entries go to: 0 none, 1 DEFAULT, 2 the wanted one.
-    let mut current = 0u8;
-    let mut in_section = false;
-    for (number, raw) in text.lines().enumerate() {
-        let number = number + 1;
-        let line = raw.trim_end();
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(';') {
-            continue;
-        }
-        let list = match current {
-            1 => Some(&mut defaults),
-            2 => wanted.as_mut(),
-            _ => None,
-        };
-        let indented = line.starts_with([' ', '\t']);
-        let list = match list {
-            // Indented after an option: a continuation of its value.
-            Some(l) if indented && !l.is_empty() => {
-                if let Some(last) = l.last_mut() {
-                    last.1.push('\n');
-                    last.1.push_str(trimmed);
-                }
-                continue;
-            }
-            // Inside a section this file does not use.
-            None if indented && in_section => continue,
-            list => list,
-        };
-        if let Some(header) = trimmed.strip_prefix('[') {
-            let Some(section) = header.strip_suffix(']') else {
-                return Err(format!("line {number}: a section header must end with ']'"));
-            };
-            in_section = true;
-            current = if section == "DEFAULT" {
-                1
-            } else if section == name {
-                if wanted.is_some() {
-                    return Err(format!("line {number}: section [{name}] appears twice"));
-                }
-                wanted = Some(Vec::new());
-                2
-            } else {
-                0
-            };
-            continue;
-        }
-        if !in_section {
-            return Err(format!(
-                "line {number}: '{trimmed}' comes before any section header (it needs [{name}])"
-            ));
-        }
-        let Some(split) = trimmed.find(['=', ':']) else {
-            return Err(format!("line {number}: expected 'option = value', got '{trimmed}'"));
-        };
-        let key = trimmed[..split].trim().to_ascii_lowercase();
-        let value = trimmed[split + 1..].trim().to_owned();
-        if key.is_empty() {
-            return Err(format!("line {number}: an option name is missing before '='"));
-        }
-        if let Some(list) = list {
-            if list.iter().any(|(k, _)| *k == key) {
-                return Err(format!("line {number}: option '{key}' is set twice"));
-            }
-            list.push((key, value));
-        }
-    }
-    let Some(entries) = wanted else {
-        return Err(format!("no [{name}] section (pywebsocket config files need one)"));
-    };
-    let mut all: Vec<(String, String)> =
-        defaults.into_iter().filter(|(k, _)| !entries.iter().any(|(e, _)| e == k)).collect();
-    all.extend(entries);
-    Ok(all)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_section_with_comments_continuations_and_defaults() {
-        let text = "# comment\n[DEFAULT]\nport = 1\nqueue = 7\n[other]\nport = 2\n\
-                    [pywebsocket]\n; comment\nPort: 3\nlog_level = debug\n  more\n";
-        let entries = section(text, SECTION).unwrap();
-        assert_eq!(
-            entries,
-            vec![
-                ("queue".into(), "7".into()),
-                ("port".into(), "3".into()),
-                ("log_level".into(), "debug\nmore".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn refuses_files_without_the_section_or_with_garbage() {
-        assert!(section("[other]\nport=1\n", SECTION).unwrap_err().contains("no [pywebsocket]"));
-        assert!(section("port=1\n", SECTION).unwrap_err().contains("before any section"));
-        assert!(section("[pywebsocket]\njunk\n", SECTION).unwrap_err().contains("line 2"));
-        assert!(section("[pywebsocket]\na=1\na=2\n", SECTION).unwrap_err().contains("twice"));
-    }
 
     #[test]
     fn keys_resolve_in_either_spelling_case_and_prefix() {

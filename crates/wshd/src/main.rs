@@ -10,6 +10,7 @@
 mod args;
 mod config_file;
 mod echo_client;
+mod ini;
 mod logging;
 mod processes;
 mod tls_options;

@@ -13,7 +13,6 @@
 //! allocates. The counters are per thread, so the harness's parallel test threads do not
 //! disturb each other's measurements.
 
-use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use proptest::prelude::*;
@@ -712,42 +711,55 @@ proptest! {
     }
 }
 
-// ---- fuzz regressions --------------------------------------------------------------------
+// ---- saved fuzz inputs ------------------------------------------------------------------
 
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
+/// Style rule 9: the seeds, the minimised corpus and every crash a fuzz target found are
+/// kept under `fuzz/{seeds,corpus,regressions}/<target>/` and replayed by plain `cargo
+/// test` through the oracle of the target (`wshd_testkit::replay`, which the fuzz targets
+/// call too): if a bug comes back, this fails. The core's targets are replayed here; the
+/// other crates replay theirs (`wshd_testkit::saved::TARGETS` says which).
+#[test]
+fn saved_fuzz_inputs_replay_through_their_own_oracle() {
+    let ours: Vec<&str> = wshd_testkit::saved::TARGETS
+        .iter()
+        .filter(|(_, owner)| *owner == "wshd-proto")
+        .map(|(t, _)| *t)
         .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
+    let replayed = wshd_testkit::saved::replay_saved(&ours, wshd_testkit::replay);
+    let regressions = wshd_testkit::saved::fuzz_dir().join("regressions");
+    let crashes: usize =
+        ours.iter().map(|t| wshd_testkit::saved::files_in(&regressions.join(t)).len()).sum();
+    assert!(crashes > 0 && replayed > crashes, "{replayed} inputs, {crashes} crashes");
 }
 
-/// Style rule 9: every crash a fuzz target found is committed under
-/// `fuzz/regressions/<target>/` and replayed here, by plain `cargo test`, through the
-/// oracle of the target that found it (`wshd_testkit::replay`, which the fuzz targets
-/// call too): if the bug comes back, this fails. A directory named after no target is an
-/// error; `.gitkeep` files only keep empty directories and are not inputs.
+/// Every directory of saved inputs is named after a fuzz target, and the targets
+/// `fuzz/Cargo.toml` builds are exactly `wshd_testkit::saved::TARGETS`: an input nobody
+/// replays, or a target nobody replays, fails here.
 #[test]
-fn fuzz_regressions_replay_through_their_own_oracle() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions");
-    assert!(root.is_dir(), "{} is missing", root.display());
-    let mut files = Vec::new();
-    files_under(&root, &mut files);
-    let mut replayed = 0;
-    for path in files.iter().filter(|p| p.file_name().is_some_and(|n| n != ".gitkeep")) {
-        let input = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let target = path.parent().and_then(Path::file_name).and_then(|n| n.to_str());
-        let target = target.unwrap_or_else(|| panic!("{}: no target directory", path.display()));
-        assert!(wshd_testkit::replay(target, &input), "{}: unknown fuzz target", path.display());
-        replayed += 1;
+fn every_fuzz_target_and_saved_input_has_a_replayer() {
+    let known: Vec<&str> = wshd_testkit::saved::TARGETS.iter().map(|(t, _)| *t).collect();
+    let fuzz = wshd_testkit::saved::fuzz_dir();
+    for kind in wshd_testkit::saved::KINDS {
+        let Ok(entries) = std::fs::read_dir(fuzz.join(kind)) else { continue };
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            assert!(
+                path.is_dir() && known.contains(&name),
+                "{}: no such fuzz target",
+                path.display()
+            );
+        }
     }
-    assert!(replayed > 0, "no saved input under {}", root.display());
-    eprintln!("replayed {replayed} saved inputs under {}", root.display());
+    let manifest = std::fs::read_to_string(fuzz.join("Cargo.toml")).expect("fuzz/Cargo.toml");
+    let mut built: Vec<&str> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|bin| bin.lines().find_map(|l| l.strip_prefix("name = ")))
+        .map(|n| n.trim_matches('"'))
+        .collect();
+    let mut known = known;
+    built.sort_unstable();
+    known.sort_unstable();
+    assert_eq!(built, known, "fuzz/Cargo.toml's targets");
 }

@@ -32,7 +32,7 @@ use tokio::process::{ChildStdout, Command};
 use tokio::time::Instant;
 use wshd_proto::handshake::{is_field_value, is_token, status_phrase};
 
-use super::request::BodyFraming;
+use super::request::{BodyFraming, Persistence};
 use super::response::{Framing, Head, send};
 use super::static_files::{Lookup, resolve};
 use super::url_path::UrlPath;
@@ -306,11 +306,11 @@ fn host_without_port(host: &str) -> &str {
 
 /// The parsed header block of a script's output.
 #[derive(Debug, PartialEq, Eq)]
-struct CgiHead {
-    status: u16,
-    reason: String,
-    headers: Vec<(String, String)>,
-    content_length: Option<u64>,
+pub(super) struct CgiHead {
+    pub(super) status: u16,
+    pub(super) reason: String,
+    pub(super) headers: Vec<(String, String)>,
+    pub(super) content_length: Option<u64>,
 }
 
 /// Reads the header block, sends the response head, relays the body.
@@ -358,11 +358,7 @@ async fn relay(
             None => Framing::Chunked,
         }
     };
-    let mut response = Head::with_reason(head.status, &head.reason);
-    for (name, value) in &head.headers {
-        response = response.header(name, value);
-    }
-    let response = response.finish(framing, ex.persist);
+    let response = response_head(&head, framing, ex.persist);
     let timeout = ex.site.config.idle_timeout;
     ex.log(head.status, "CGI");
     send(ex.io, &response, timeout).await.map_err(RelayError::Client)?;
@@ -413,6 +409,15 @@ async fn relay(
     Ok(ex.finish())
 }
 
+/// The response head for a script's parsed header block.
+pub(super) fn response_head(head: &CgiHead, framing: Framing, persist: Persistence) -> Vec<u8> {
+    let mut response = Head::with_reason(head.status, &head.reason);
+    for (name, value) in &head.headers {
+        response = response.header(name, value);
+    }
+    response.finish(framing, persist)
+}
+
 async fn write_body(
     ex: &mut Exchange<'_>,
     data: &[u8],
@@ -432,7 +437,7 @@ async fn write_body(
 /// Finds the blank line that ends a header block (LF or CRLF line ends), looking at each
 /// byte once however the output is split.
 #[derive(Debug, Default)]
-struct HeaderScan {
+pub(super) struct HeaderScan {
     /// Start of the line being scanned.
     line_start: usize,
     /// Bytes already looked at.
@@ -441,7 +446,7 @@ struct HeaderScan {
 
 impl HeaderScan {
     /// The offset just after the blank line, once `buf` holds it.
-    fn feed(&mut self, buf: &[u8]) -> Option<usize> {
+    pub(super) fn feed(&mut self, buf: &[u8]) -> Option<usize> {
         while let Some(i) = buf[self.scanned..].iter().position(|&b| b == b'\n') {
             let end = self.scanned + i;
             let line = &buf[self.line_start..end];
@@ -457,7 +462,7 @@ impl HeaderScan {
 }
 
 /// Parses a header block (RFC 3875 §6.2-6.3), including its blank line.
-fn parse_head(block: &[u8]) -> Result<CgiHead, String> {
+pub(super) fn parse_head(block: &[u8]) -> Result<CgiHead, String> {
     let text = std::str::from_utf8(block).map_err(|_| "its headers are not UTF-8".to_owned())?;
     let mut status = None;
     let mut location = false;

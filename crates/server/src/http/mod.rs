@@ -18,6 +18,8 @@ mod cgi;
 mod cgi_process;
 mod config;
 mod date;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod listing;
 mod mime;
 mod request;

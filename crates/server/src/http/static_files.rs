@@ -46,7 +46,7 @@ pub(crate) async fn resolve(root: &Path, segments: &[Vec<u8>]) -> Lookup {
     lookup.unwrap_or(Lookup::Forbidden("the lookup failed"))
 }
 
-fn resolve_blocking(root: &Path, joined: &Path) -> Lookup {
+pub(super) fn resolve_blocking(root: &Path, joined: &Path) -> Lookup {
     let canonical = match std::fs::canonicalize(joined) {
         Ok(c) => c,
         Err(e) if e.kind() == ErrorKind::PermissionDenied => {
