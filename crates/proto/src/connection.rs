@@ -19,6 +19,7 @@ use crate::error::{ProtocolError, UsageError};
 use crate::frame::{FrameHeader, OpCode, mask};
 use crate::framing::{Control, Events, Framing};
 use crate::incoming::{Incoming, Queue};
+use crate::watchdog::Watchdog;
 
 /// Which end of the connection this is; it decides the masking direction (§5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,8 @@ pub enum State {
 pub enum Ending {
     /// The closing handshake completed.
     Clean,
-    /// The peer violated the protocol; a close frame with its code was queued.
+    /// The peer violated the protocol or stopped taking part (see [`ProtocolError`]); a
+    /// close frame with its code was queued, except after the send timeout.
     Failed(ProtocolError),
     /// Our close frame got no answer before the close timeout.
     CloseTimedOut,
@@ -211,6 +213,10 @@ pub struct Connection {
     /// Boxed: made for a client at once, for a server only once closing begins.
     seldom: Option<Box<Seldom>>,
     keepalive: Option<Box<Keepalive>>,
+    /// The send and idle timeouts; boxed like `keepalive`, made when one is set.
+    watchdog: Option<Box<Watchdog>>,
+    /// A data message arrived or was sent since the idle timeout last looked.
+    data_activity: bool,
     /// Close code for reserved bits and reserved opcodes (default 1002).
     unsupported_frame_code: CloseCode,
 }
@@ -266,6 +272,8 @@ impl Connection {
             close_timeout: Some(Duration::from_secs(10)),
             seldom: None,
             keepalive: None,
+            watchdog: None,
+            data_activity: false,
             unsupported_frame_code: CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -350,6 +358,72 @@ impl Connection {
             phase: KeepalivePhase::Idle(now + interval),
             activity: false,
         }));
+    }
+
+    /// Fails the connection when the transport takes none of the bytes waiting for it for
+    /// `timeout` (default: none): the peer stopped reading. The caller reports a transport
+    /// that takes nothing with [`Connection::send_blocked`]; any progress
+    /// ([`Connection::advance_sent`], [`Connection::send_progressed`]) stops the clock.
+    /// The ending is [`ProtocolError::SendTimeout`], and what was waiting is dropped
+    /// ([`Connection::data_to_send`] becomes empty): no close frame could reach the peer.
+    pub fn set_send_timeout(&mut self, timeout: Option<Duration>) {
+        self.watchdog.get_or_insert_with(|| Box::new(Watchdog::new())).set_send_timeout(timeout);
+    }
+
+    /// The send timeout, if one is set.
+    pub fn send_timeout(&self) -> Option<Duration> {
+        self.watchdog.as_ref().and_then(|w| w.send_timeout())
+    }
+
+    /// Fails the connection with [`ProtocolError::IdleTimeout`] (close code 1001) when no
+    /// data message went either way for `timeout`, looking every half timeout: it fails
+    /// between one and one and a half timeouts after the last message. Pings, pongs and
+    /// close frames do not count. `None` turns it off (the default). `now` starts the clock.
+    pub fn set_idle_timeout(&mut self, timeout: Option<Duration>, now: Instant) {
+        self.watchdog
+            .get_or_insert_with(|| Box::new(Watchdog::new()))
+            .set_idle_timeout(timeout, now);
+        self.data_activity = false;
+    }
+
+    /// The idle timeout, if one is set.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.watchdog.as_ref().and_then(|w| w.idle_timeout())
+    }
+
+    /// The transport took no bytes at `now` while the caller has some to write (queued
+    /// here, or a payload it writes itself after [`Connection::send_data_unbuffered`]).
+    /// Starts the send timeout's clock unless it runs already, and fails the connection
+    /// if it has run out (as [`Connection::handle_timeout`] would). No effect without a
+    /// send timeout.
+    pub fn send_blocked(&mut self, now: Instant) {
+        if let Some(w) = &mut self.watchdog {
+            w.blocked(now);
+            self.check_send_timeout(now);
+        }
+    }
+
+    /// Bytes the caller wrote itself (an unbuffered payload) reached the transport: the
+    /// send timeout's clock stops. [`Connection::advance_sent`] does the same for bytes
+    /// from [`Connection::data_to_send`].
+    pub fn send_progressed(&mut self) {
+        if let Some(w) = &mut self.watchdog {
+            w.progressed();
+        }
+    }
+
+    /// Fails the connection if the send timeout ran out; once closed, drops what waits.
+    fn check_send_timeout(&mut self, now: Instant) {
+        let Some(e) = self.watchdog.as_ref().and_then(|w| w.send_expired(now)) else { return };
+        if let Some(w) = &mut self.watchdog {
+            w.progressed();
+        }
+        if self.state == State::Closed {
+            self.out.clear();
+            self.sent = 0;
+        } else {
+            self.fail(e);
+        }
     }
 
     /// Applies a negotiated compression extension (RFC 7692 permessage-deflate, or
@@ -488,6 +562,7 @@ impl Connection {
                 }
             }
             Err(e) => self.fail(e.clone()),
+            Ok(Event::Data { .. }) => self.data_activity = true,
             Ok(_) => {}
         }
         Some(event)
@@ -534,6 +609,7 @@ impl Connection {
         if !self.can_send() {
             return Err(UsageError::AlreadyClosed);
         }
+        self.data_activity = true;
         let (opcode, compress) = match self.sending {
             Some((open, _)) if open != kind => return Err(UsageError::FragmentKindMismatch),
             Some((_, compress)) => (OpCode::Continuation, compress),
@@ -603,6 +679,7 @@ impl Connection {
         {
             return Ok(None);
         }
+        self.data_activity = true;
         let header =
             FrameHeader { fin, rsv: 0, opcode: opcode as u8, mask: None, payload_len: len as u64 };
         let mut head = FrameHead { bytes: [0; crate::frame::MAX_HEADER_LEN], len: 0 };
@@ -749,7 +826,11 @@ impl Connection {
     /// §7.1.7 "Fail the WebSocket Connection": send a close frame with the error's code
     /// if ours has not gone out, and stop.
     fn fail(&mut self, e: ProtocolError) {
-        if self.can_send() {
+        if let ProtocolError::SendTimeout(_) = e {
+            // The peer reads nothing: a close frame could not reach it.
+            self.out.clear();
+            self.sent = 0;
+        } else if self.can_send() {
             self.write_close(Some(self.close_code_for(&e).0), "");
         }
         self.events.clear();
@@ -759,6 +840,10 @@ impl Connection {
     fn finish(&mut self, ending: Ending) {
         self.state = State::Closed;
         self.keepalive = None;
+        if let Some(w) = &mut self.watchdog {
+            // The send timeout still bounds writing out the last bytes.
+            w.stop_idle();
+        }
         self.assembling = false;
         let seldom = self.seldom_mut();
         seldom.deadline = None;
@@ -800,6 +885,11 @@ impl Connection {
 
     /// Records that the first `n` bytes of [`Connection::data_to_send`] were written.
     pub fn advance_sent(&mut self, n: usize) {
+        if n > 0
+            && let Some(w) = &mut self.watchdog
+        {
+            w.progressed();
+        }
         self.sent = self.sent.saturating_add(n).min(self.out.len());
         if self.sent == self.out.len() {
             self.out.clear();
@@ -839,21 +929,36 @@ impl Connection {
             KeepalivePhase::Idle(at) => at,
             KeepalivePhase::AwaitingPong { deadline, check } => deadline.min(check),
         });
-        match (self.seldom.as_ref().and_then(|c| c.deadline), keepalive) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let watchdog = self.watchdog.as_ref().and_then(|w| w.deadline());
+        [self.seldom.as_ref().and_then(|c| c.deadline), keepalive, watchdog]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
-    /// Advances timers to `now`: the close timeout and the keepalive ping.
+    /// Advances timers to `now`: the close timeout, the send and idle timeouts and the
+    /// keepalive ping.
     ///
-    /// Afterwards the connection may have data to send (a ping, a 1011 close) or be
-    /// [`State::Closed`]; check both.
+    /// Afterwards the connection may have data to send (a ping, a 1001 or 1011 close),
+    /// have dropped what it had to send (the send timeout), or be [`State::Closed`];
+    /// check all three.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.seldom.as_ref().and_then(|c| c.deadline).is_some_and(|d| now >= d) {
             self.events.clear();
             self.finish(Ending::CloseTimedOut);
             return;
+        }
+        if self.watchdog.is_some() {
+            self.check_send_timeout(now);
+            let mut active = self.data_activity;
+            let idle = self.watchdog.as_mut().and_then(|w| w.idle_expired(now, &mut active));
+            self.data_activity = active;
+            if let Some(e) = idle.filter(|_| self.can_send()) {
+                return self.fail(e);
+            }
+            if self.state == State::Closed {
+                return;
+            }
         }
         let Some(mut k) = self.keepalive.take() else { return };
         match k.phase {

@@ -1,6 +1,7 @@
 //! Errors of the protocol core, sorted by whose fault they are.
 //!
-//! [`ProtocolError`] means the peer broke RFC 6455: each one carries the close code the
+//! [`ProtocolError`] means the peer broke RFC 6455, or stopped taking part (no pong, no
+//! reading, no messages within their timeouts): each one carries the close code the
 //! connection is failed with. [`UsageError`] means the caller asked for something the
 //! protocol does not allow (a 200-byte ping, a close code of 1005, a send after close):
 //! nothing goes on the wire and the connection is unchanged. Handshake errors live in
@@ -54,6 +55,11 @@ pub enum ProtocolError {
     InvalidCompressedData,
     /// The peer stopped answering pings within the keepalive timeout.
     KeepaliveTimeout,
+    /// The peer took none of our bytes for this long while some were waiting (the send
+    /// timeout): it stopped reading. The bytes are dropped; no close frame can reach it.
+    SendTimeout(std::time::Duration),
+    /// No data message went either way for this long (the idle timeout).
+    IdleTimeout(std::time::Duration),
     /// A frame a wire format other than RFC 6455's cannot parse (see [`crate::framing`]);
     /// the text says what was wrong.
     MalformedFrame(&'static str),
@@ -66,7 +72,8 @@ impl ProtocolError {
         match self {
             InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
             FrameTooLarge { .. } | MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
-            KeepaliveTimeout => CloseCode::INTERNAL_ERROR,
+            KeepaliveTimeout | SendTimeout(_) => CloseCode::INTERNAL_ERROR,
+            IdleTimeout(_) => CloseCode::GOING_AWAY,
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -104,6 +111,14 @@ impl fmt::Display for ProtocolError {
             InvalidCloseCode(c) => write!(f, "close code {c} is not allowed on the wire"),
             InvalidCompressedData => f.write_str("compressed message could not be inflated"),
             KeepaliveTimeout => f.write_str("no answer to a keepalive ping"),
+            SendTimeout(t) => write!(
+                f,
+                "the peer took none of our bytes for {} s, so it stopped reading (send timeout)",
+                t.as_secs_f64()
+            ),
+            IdleTimeout(t) => {
+                write!(f, "no message either way for {} s (idle timeout)", t.as_secs_f64())
+            }
             MalformedFrame(what) => write!(f, "malformed frame: {what}"),
         }
     }

@@ -21,6 +21,7 @@ pub mod framing;
 pub mod handshake;
 mod incoming;
 pub mod utf8;
+mod watchdog;
 
 pub use close::{CloseCode, CloseFrame};
 pub use config::{HandshakeLimits, Limits};

@@ -7,7 +7,7 @@
 //! [`Fault`]s pywebsocket's exceptions stand for, and a handler's [`Outcome`] to what
 //! the connection does when the handler is done. It knows nothing of Python objects.
 
-use wshd_proto::{CloseCode, CloseFrame, MessageKind, UsageError};
+use wshd_proto::{CloseCode, CloseFrame, MessageKind, ProtocolError, UsageError};
 use wshd_server::blocking::{BlockingWebSocket, Received as Got, WhenDone};
 use wshd_server::{Error, Message};
 
@@ -41,6 +41,12 @@ impl Driver {
             ),
             Error::Usage(other) => Fault::BadOperation(other.to_string()),
             Error::Busy(why) => Fault::BadOperation(why.into()),
+            // The peer stopped taking part: to the handler, the connection is gone.
+            Error::Protocol(
+                e @ (ProtocolError::SendTimeout(_)
+                | ProtocolError::IdleTimeout(_)
+                | ProtocolError::KeepaliveTimeout),
+            ) => Fault::Terminated(e.to_string()),
             Error::Protocol(e) => Fault::Protocol(self.ws.close_code_for(&e).0, e.to_string()),
             Error::Closed => Fault::Terminated("the connection is closed".into()),
             Error::Timeout => {

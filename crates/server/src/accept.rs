@@ -236,6 +236,10 @@ async fn open(
         conn.set_compression(c, &cfg.deflate);
     }
     conn.set_close_timeout(Some(cfg.close_timeout));
+    conn.set_send_timeout(cfg.send_timeout);
+    if cfg.idle_timeout.is_some() {
+        conn.set_idle_timeout(cfg.idle_timeout, std::time::Instant::now());
+    }
     conn.set_unsupported_frame_close_code(CloseCode(cfg.unsupported_frame_close_code));
     // HyBi 00 has no pings.
     if let Some(interval) = cfg.ping_interval.filter(|_| !hybi00) {

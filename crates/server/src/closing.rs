@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use wshd_proto::{Ending, UsageError};
+use wshd_proto::{Ending, ProtocolError, UsageError};
 
 /// A passive closing hook chose a close the protocol does not allow; the core answered
 /// with an empty close instead.
@@ -22,6 +22,16 @@ pub(crate) fn log_ending(peer: SocketAddr, ending: Option<&Ending>) {
         }
         Some(Ending::Abnormal) => {
             tracing::info!(%peer, "the peer closed the connection without a closing handshake (1006)");
+        }
+        // The timeouts fail a connection without an event to report it by.
+        Some(Ending::Failed(e @ ProtocolError::IdleTimeout(_))) => {
+            tracing::info!(%peer, "closing the connection with 1001: {e}");
+        }
+        Some(Ending::Failed(e @ ProtocolError::KeepaliveTimeout)) => {
+            tracing::warn!(%peer, "closing the connection with 1011: {e} within the ping timeout");
+        }
+        Some(Ending::Failed(e @ ProtocolError::SendTimeout(_))) => {
+            tracing::warn!(%peer, "dropping the connection: {e}");
         }
         Some(Ending::Clean | Ending::Failed(_)) | None => {}
     }

@@ -34,6 +34,15 @@ pub struct Config {
     /// After a keepalive ping, fail the connection with 1011 if nothing arrives within
     /// this time (default 20 s). Only used when `ping_interval` is set.
     pub ping_timeout: Duration,
+    /// Fail a WebSocket whose peer takes none of the bytes waiting for it for this long
+    /// (default 30 s; `None`: never). A peer that stopped reading otherwise holds its
+    /// connection, its buffers and, for a Python handler, its thread forever. Logged at
+    /// WARN; the handler's send fails.
+    pub send_timeout: Option<Duration>,
+    /// Close a WebSocket with 1001 when no data message went either way for this long
+    /// (default: off). Pings and pongs do not count, so keepalive pings do not keep an
+    /// unused connection open. Logged at INFO.
+    pub idle_timeout: Option<Duration>,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed: a
     /// request from one of them is served as from the client it names (handlers, CGI's
     /// `REMOTE_ADDR` and the log see that address). From anyone else the headers are
@@ -90,6 +99,8 @@ impl Default for Config {
             linger_timeout: Duration::from_secs(2),
             ping_interval: None,
             ping_timeout: Duration::from_secs(20),
+            send_timeout: Some(Duration::from_secs(30)),
+            idle_timeout: None,
             trusted_proxies: Vec::new(),
             write_high_water: 64 * 1024,
             backlog: 1024,

@@ -43,6 +43,11 @@ impl Error {
                 io::ErrorKind::UnexpectedEof,
                 "peer closed the transport without a closing handshake",
             ))),
+            Some(Ending::Failed(
+                e @ (ProtocolError::KeepaliveTimeout
+                | ProtocolError::SendTimeout(_)
+                | ProtocolError::IdleTimeout(_)),
+            )) => Err(Error::Protocol(e.clone())),
             Some(Ending::Clean | Ending::Failed(_)) | None => Ok(()),
         }
     }

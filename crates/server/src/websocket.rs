@@ -19,7 +19,9 @@ use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::time::{Instant, Sleep};
-use wshd_proto::{CloseCode, CloseFrame, Connection, Event, MessageKind, ProtocolError, State};
+use wshd_proto::{
+    CloseCode, CloseFrame, Connection, Ending, Event, MessageKind, ProtocolError, State,
+};
 
 use crate::blocking::{BlockingWebSocket, ByteStream, TcpByteStream, TlsByteStream};
 use crate::error::Error;
@@ -391,6 +393,13 @@ impl WebSocket {
         if self.go_away_if_shutting_down(triggered) {
             return Poll::Ready(Ok(()));
         }
+        ready!(self.poll_timer(cx));
+        Poll::Ready(Ok(()))
+    }
+
+    /// Waits for the core's next deadline, then advances its timers; pending forever when
+    /// it has none.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(deadline) = self.conn.poll_timeout() else {
             self.timer = None;
             return Poll::Pending;
@@ -402,7 +411,44 @@ impl WebSocket {
         }
         ready!(timer.as_mut().poll(cx));
         self.conn.handle_timeout(Instant::now().into_std());
-        Poll::Ready(Ok(()))
+        Poll::Ready(())
+    }
+
+    /// One write to the transport through `write`. While the transport takes nothing, the
+    /// core's clock runs: past the send timeout the connection fails with
+    /// `ProtocolError::SendTimeout` (see `Connection::set_send_timeout`).
+    fn poll_write_timed(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut write: impl FnMut(
+            Pin<&mut Transport>,
+            &Connection,
+            &mut Context<'_>,
+        ) -> Poll<std::io::Result<usize>>,
+    ) -> Poll<Result<usize, Error>> {
+        loop {
+            if let Poll::Ready(r) = write(Pin::new(&mut self.io), &self.conn, cx) {
+                return Poll::Ready(r.map_err(Error::Io));
+            }
+            self.conn.send_blocked(Instant::now().into_std());
+            if let Some(e) = self.send_timed_out() {
+                return Poll::Ready(Err(e));
+            }
+            ready!(self.poll_timer(cx));
+            if let Some(e) = self.send_timed_out() {
+                return Poll::Ready(Err(e));
+            }
+        }
+    }
+
+    /// The send timeout's error, once it has failed the connection.
+    fn send_timed_out(&self) -> Option<Error> {
+        match self.conn.ending() {
+            Some(Ending::Failed(e @ ProtocolError::SendTimeout(_))) => {
+                Some(Error::Protocol(e.clone()))
+            }
+            _ => None,
+        }
     }
 
     /// Reads once into the thread's scratch buffer and hands the bytes to the core.
@@ -527,10 +573,14 @@ impl WebSocket {
         let (mut head, mut body) = (head.as_bytes(), data);
         while !head.is_empty() || !body.is_empty() {
             let slices = [std::io::IoSlice::new(head), std::io::IoSlice::new(body)];
-            let n = self.io.write_vectored(&slices).await?;
+            let n = poll_fn(|cx| {
+                self.poll_write_timed(cx, |io, _, cx| io.poll_write_vectored(cx, &slices))
+            })
+            .await?;
             if n == 0 {
                 return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
             }
+            self.conn.send_progressed();
             let from_head = n.min(head.len());
             head = &head[from_head..];
             body = &body[n - from_head..];
@@ -600,7 +650,16 @@ impl WebSocket {
     /// handlers that forge their own frames (pywebsocket's `request.connection.write`).
     pub(crate) async fn write_raw(&mut self, data: &[u8]) -> Result<(), Error> {
         self.flush().await?;
-        self.io.write_all(data).await?;
+        let mut rest = data;
+        while !rest.is_empty() {
+            let n = poll_fn(|cx| self.poll_write_timed(cx, |io, _, cx| io.poll_write(cx, rest)))
+                .await?;
+            if n == 0 {
+                return Err(Error::Io(std::io::ErrorKind::WriteZero.into()));
+            }
+            self.conn.send_progressed();
+            rest = &rest[n..];
+        }
         self.io.flush().await?;
         Ok(())
     }
@@ -628,7 +687,9 @@ impl WebSocket {
         let triggered = self.shutdown.as_ref().is_some_and(Registration::is_triggered);
         self.go_away_if_shutting_down(triggered);
         while !self.conn.data_to_send().is_empty() {
-            let n = ready!(Pin::new(&mut self.io).poll_write(cx, self.conn.data_to_send()))?;
+            let n = ready!(
+                self.poll_write_timed(cx, |io, conn, cx| io.poll_write(cx, conn.data_to_send()))
+            )?;
             if n == 0 {
                 return Poll::Ready(Err(Error::Io(std::io::ErrorKind::WriteZero.into())));
             }

@@ -163,9 +163,25 @@ impl Handler for Forward {
     }
 }
 
+/// Sends 64 KiB messages until a send fails, and reports the error on `FLOODED`.
+struct Flood;
+static FLOODED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+impl Handler for Flood {
+    async fn transfer_data(&self, ws: &mut WebSocket) {
+        let chunk = vec![7u8; 64 * 1024];
+        loop {
+            if let Err(e) = ws.send_binary(&chunk).await {
+                FLOODED.lock().unwrap().push(e.to_string());
+                return;
+            }
+        }
+    }
+}
+
 fn router() -> Router {
     Router::new()
         .route("/forward", Forward)
+        .route("/flood", Flood)
         .route("/echo", Echo)
         .route("/echo_noext", EchoNoExt)
         .route("/panic_handshake", Panics)
@@ -454,6 +470,82 @@ async fn keepalive_pings_and_closes_1011_when_unanswered() {
     assert_eq!(c.frame().await, (0x89, vec![]));
     assert_eq!(c.frame().await, (0x88, vec![0x03, 0xf3]));
     c.expect_eof().await;
+}
+
+/// A peer that stops reading while the handler sends: once the transport has taken none
+/// of the waiting bytes for the send timeout, the handler's send fails with the reason and
+/// the connection is dropped; the peer finds the end of the stream behind what reached it.
+#[tokio::test]
+async fn send_timeout_drops_a_peer_that_stops_reading() {
+    let config = Config { send_timeout: Some(Duration::from_millis(300)), ..Config::default() };
+    let addr = start(config).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/flood", "").as_bytes()).await;
+    c.head().await;
+    // Read nothing until the handler gave up.
+    let error = tokio::time::timeout(PATIENCE, async {
+        loop {
+            if let Some(e) = FLOODED.lock().unwrap().first().cloned() {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the handler's send never failed: no send timeout");
+    assert!(error.contains("(send timeout)"), "{error}");
+    c.expect_eof().await;
+}
+
+/// `idle_timeout`: messages keep a connection open, keepalive pings do not; after the
+/// last message it is closed with 1001, not before the timeout.
+#[tokio::test]
+async fn idle_timeout_closes_1001_after_the_last_message_whatever_the_pings() {
+    let idle = Duration::from_millis(400);
+    let config = Config {
+        idle_timeout: Some(idle),
+        ping_interval: Some(Duration::from_millis(50)),
+        ping_timeout: PATIENCE,
+        ..Config::default()
+    };
+    let addr = start(config).await;
+    let mut c = Raw::connect(addr).await;
+    c.send(upgrade("/echo", "").as_bytes()).await;
+    c.head().await;
+    // A message every 150 ms for 1.2 s: three times the timeout, and still open.
+    let mut quiet = std::time::Instant::now();
+    for i in 0..8u8 {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        // The server's last activity is after this instant.
+        quiet = std::time::Instant::now();
+        c.send(&masked(0x82, &[i])).await;
+        loop {
+            match c.frame().await {
+                (0x89, ping) => c.send(&masked(0x8a, &ping)).await,
+                echo => {
+                    assert_eq!(echo, (0x82, vec![i]));
+                    break;
+                }
+            }
+        }
+    }
+    let mut pings = 0;
+    loop {
+        match c.frame().await {
+            (0x89, ping) => {
+                pings += 1;
+                c.send(&masked(0x8a, &ping)).await;
+            }
+            close => {
+                assert_eq!(close, (0x88, vec![0x03, 0xe9]), "1001 going away");
+                break;
+            }
+        }
+    }
+    assert!(quiet.elapsed() >= idle, "closed {:?} after the last message", quiet.elapsed());
+    assert!(pings > 0, "the pings went on meanwhile");
 }
 
 /// An idle connection's task holds its `WebSocket` and its handler's future, which waits

@@ -168,6 +168,15 @@ pub struct Args {
     #[arg(long = "ping-timeout", visible_alias = "ping_timeout", default_value_t = 20.0,
           value_parser = parse_positive_seconds)]
     pub ping_timeout: f64,
+    /// Drop a WebSocket whose peer takes none of the bytes waiting for it for this many
+    /// seconds: it stopped reading (default 30; 0: never). Logged at WARN.
+    #[arg(long = "send-timeout", visible_alias = "send_timeout", default_value_t = 30.0,
+          value_parser = parse_seconds)]
+    pub send_timeout: f64,
+    /// Close a WebSocket with 1001 when no message went either way for this many seconds
+    /// (default: off). Pings and pongs do not count. Logged at INFO.
+    #[arg(long = "idle-timeout", visible_alias = "idle_timeout", value_parser = parse_positive_seconds)]
+    pub idle_timeout: Option<f64>,
     /// A reverse proxy whose Forwarded / X-Forwarded-For headers name the client (an
     /// address such as 127.0.0.1, or a network such as 10.0.0.0/8; repeat for several).
     /// Handlers, CGI's REMOTE_ADDR and the log then see the client's address. The headers

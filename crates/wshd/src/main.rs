@@ -101,6 +101,8 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout),
         ping_interval: args.ping_interval.map(Duration::from_secs_f64),
         ping_timeout: Duration::from_secs_f64(args.ping_timeout),
+        send_timeout: Some(args.send_timeout).filter(|s| *s > 0.0).map(Duration::from_secs_f64),
+        idle_timeout: args.idle_timeout.map(Duration::from_secs_f64),
         trusted_proxies: args.trusted_proxies.clone(),
         allow_hybi00: args.allow_hybi00,
         ..Config::default()

@@ -462,6 +462,96 @@ fn keepalive_pings_keep_their_cadence_when_the_timeout_is_longer_than_the_interv
 }
 
 #[test]
+fn send_timeout_fails_a_peer_that_takes_nothing_and_drops_what_waits() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut c = server();
+    c.set_send_timeout(Some(s(10)));
+    assert_eq!(c.send_timeout(), Some(s(10)));
+    c.send_binary(&[1; 100]).unwrap();
+    // Nothing runs until the caller reports a transport that takes nothing.
+    assert_eq!(c.poll_timeout(), None);
+    c.send_blocked(t0);
+    assert_eq!(c.poll_timeout(), Some(t0 + s(10)));
+    // Progress stops the clock; the next block starts it again.
+    c.advance_sent(50);
+    assert_eq!(c.poll_timeout(), None);
+    c.send_blocked(t0 + s(5));
+    c.send_blocked(t0 + s(9)); // the clock runs from the first block
+    c.handle_timeout(t0 + s(14));
+    assert_eq!(c.state(), State::Open);
+    c.handle_timeout(t0 + s(15));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.ending(), Some(&Ending::Failed(ProtocolError::SendTimeout(s(10)))));
+    assert!(c.data_to_send().is_empty(), "no close frame can reach a peer that does not read");
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn send_timeout_counts_progress_on_payloads_written_around_the_core() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut c = server();
+    c.set_send_timeout(Some(s(10)));
+    let head = c.send_data_unbuffered(MessageKind::Binary, 1 << 20, true).unwrap();
+    assert!(head.is_some());
+    c.send_blocked(t0);
+    c.send_progressed();
+    c.send_blocked(t0 + s(8));
+    c.send_blocked(t0 + s(17)); // only 9 s since the last progress
+    assert_eq!(c.state(), State::Open);
+    c.send_blocked(t0 + s(18));
+    assert_eq!(c.ending(), Some(&Ending::Failed(ProtocolError::SendTimeout(s(10)))));
+}
+
+#[test]
+fn send_timeout_bounds_writing_the_last_bytes_of_a_closed_connection() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut c = server();
+    c.set_send_timeout(Some(s(10)));
+    c.receive_data(&client_frame(true, 0, 8, &[0x03, 0xe8]));
+    events(&mut c);
+    c.close(Some(1000), "", t0).unwrap();
+    assert_eq!(c.state(), State::Closed);
+    assert!(!c.data_to_send().is_empty());
+    c.send_blocked(t0);
+    c.handle_timeout(t0 + s(10));
+    assert!(c.data_to_send().is_empty(), "dropped after the send timeout");
+    assert_eq!(c.ending(), Some(&Ending::Clean), "the ending stays what it was");
+}
+
+#[test]
+fn idle_timeout_closes_1001_after_no_message_either_way_whatever_the_pings() {
+    let t0 = Instant::now();
+    let s = Duration::from_secs;
+    let mut c = server();
+    c.set_idle_timeout(Some(s(10)), t0);
+    c.set_keepalive(s(2), s(60), t0);
+    assert_eq!(c.idle_timeout(), Some(s(10)));
+    // A message received, then one sent: each keeps it open.
+    c.receive_data(&client_frame(true, 0, 1, b"hi"));
+    events(&mut c);
+    c.handle_timeout(t0 + s(5));
+    c.send_text("hello").unwrap();
+    take_output(&mut c);
+    c.handle_timeout(t0 + s(10));
+    // From here only pings and pongs move: they do not count. The look at 15 s is the
+    // first silent one; the second, at 20 s, closes: 10 s after the last message.
+    for t in [11, 13, 15, 17, 19] {
+        c.receive_data(&client_frame(true, 0, 10, b""));
+        events(&mut c);
+        c.handle_timeout(t0 + s(t));
+    }
+    assert_eq!(c.state(), State::Open, "one silent look is not enough");
+    c.handle_timeout(t0 + s(20));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.ending(), Some(&Ending::Failed(ProtocolError::IdleTimeout(s(10)))));
+    let out = take_output(&mut c);
+    assert!(out.ends_with(&[0x88, 0x02, 0x03, 0xe9]), "a 1001 close: {out:?}");
+}
+
+#[test]
 fn idle_connection_releases_its_buffers() {
     let mut c = server();
     c.receive_data(&client_frame(true, 0, 9, b"x"));

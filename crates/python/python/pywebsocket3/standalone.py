@@ -132,6 +132,12 @@ def _build_option_parser():
     p.add_argument('--ping-timeout', '--ping_timeout', dest='ping_timeout', type=float,
                    default=20.0, help='seconds a keepalive ping waits for the peer '
                    '(default 20)')
+    p.add_argument('--send-timeout', '--send_timeout', dest='send_timeout', type=float,
+                   default=30.0, help='seconds a peer may take none of the bytes waiting '
+                   'for it before the connection is dropped (default 30; 0: never)')
+    p.add_argument('--idle-timeout', '--idle_timeout', dest='idle_timeout', type=float,
+                   default=None, help='seconds without a message either way before the '
+                   'connection is closed with 1001 (default: off)')
     p.add_argument('--trusted-proxy', '--trusted_proxy', dest='trusted_proxies',
                    action='append', default=[], metavar='ADDR[/BITS]',
                    help='a reverse proxy whose Forwarded / X-Forwarded-For headers name '
@@ -283,6 +289,8 @@ class WebSocketServer(object):
             strict_extra_headers=bool(getattr(options, 'strict_extra_headers', False)),
             ping_interval=getattr(options, 'ping_interval', None),
             ping_timeout=getattr(options, 'ping_timeout', 20.0),
+            send_timeout=getattr(options, 'send_timeout', 30.0),
+            idle_timeout=getattr(options, 'idle_timeout', None),
             trusted_proxies=list(getattr(options, 'trusted_proxies', None) or []),
             allow_hybi00=bool(getattr(options, 'allow_hybi00', False)),
             **_tls_settings(options))

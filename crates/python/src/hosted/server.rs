@@ -105,7 +105,7 @@ impl HostedServer {
         client_ca=None, validation_host=None, validation_port=None, backlog=128,
         reuse_port=false, shutdown_timeout=5.0, unsupported_frame_close_code=1002,
         strict_extra_headers=false, threads=None, ping_interval=None, ping_timeout=20.0,
-        trusted_proxies=Vec::new(), allow_hybi00=false,
+        trusted_proxies=Vec::new(), allow_hybi00=false, send_timeout=30.0, idle_timeout=None,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -135,6 +135,8 @@ impl HostedServer {
         ping_timeout: f64,
         trusted_proxies: Vec<String>,
         allow_hybi00: bool,
+        send_timeout: f64,
+        idle_timeout: Option<f64>,
     ) -> PyResult<Self> {
         let addrs = addresses
             .iter()
@@ -150,6 +152,10 @@ impl HostedServer {
             seconds("ping_interval", interval, false)?;
         }
         seconds("ping_timeout", ping_timeout, false)?;
+        seconds("send_timeout", send_timeout, true)?;
+        if let Some(idle) = idle_timeout {
+            seconds("idle_timeout", idle, false)?;
+        }
         let trusted_proxies = trusted_proxies
             .iter()
             .map(|p| p.parse::<wshd_server::TrustedProxy>().map_err(PyValueError::new_err))
@@ -183,6 +189,8 @@ impl HostedServer {
             shutdown_timeout: Duration::from_secs_f64(shutdown_timeout),
             ping_interval: ping_interval.map(Duration::from_secs_f64),
             ping_timeout: Duration::from_secs_f64(ping_timeout),
+            send_timeout: Some(send_timeout).filter(|s| *s > 0.0).map(Duration::from_secs_f64),
+            idle_timeout: idle_timeout.map(Duration::from_secs_f64),
             trusted_proxies,
             allow_hybi00,
             ..Config::default()

@@ -57,6 +57,14 @@ pub trait ByteStream: Send + Sync + 'static {
         false
     }
 
+    /// Makes a write that moves no bytes for `timeout` fail with `WouldBlock` or
+    /// `TimedOut` (the connection's send timeout; `None`: wait forever). Sockets support
+    /// it; the default, for hosts' connection objects, keeps their own write timeouts.
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
+
     /// Hands `data` to the transport to leave together with the end of the stream, when
     /// it can do so without waiting; returns how much it took (the shell writes the rest
     /// as usual). The default takes nothing.
@@ -156,6 +164,11 @@ pub(crate) fn send_now(socket: &TcpStream, data: &[u8], more: bool) -> io::Resul
 }
 
 impl ByteStream for TcpByteStream {
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        // A zero timeout means "none" to the system.
+        self.socket.set_write_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))
+    }
+
     fn read(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
         set_read_timeout(&self.socket, &self.read_timeout, timeout)?;
         loop {

@@ -28,7 +28,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
-use wshd_proto::{CloseCode, CloseFrame, Connection, Event, MessageKind, ProtocolError, State};
+use wshd_proto::{
+    CloseCode, CloseFrame, Connection, Ending, Event, MessageKind, ProtocolError, State,
+};
 
 pub use byte_stream::{ByteStream, TcpByteStream};
 pub use tls::TlsByteStream;
@@ -105,6 +107,22 @@ struct Inner {
     ended: bool,
 }
 
+/// A write that failed after starting at `started`. A write that timed out moved no bytes
+/// for the socket's write timeout, which is the core's send timeout: the core is told, and
+/// fails the connection (`ProtocolError::SendTimeout`, logged when the transport ends).
+fn write_failed(conn: &mut Connection, e: Error, started: Instant) -> Error {
+    if let Error::Io(io) = &e
+        && matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
+    {
+        conn.send_blocked(started);
+        conn.handle_timeout(Instant::now());
+        if let Some(Ending::Failed(p @ ProtocolError::SendTimeout(_))) = conn.ending() {
+            return Error::Protocol(p.clone());
+        }
+    }
+    e
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A thread that panicked while holding a lock left consistent data behind: every
     // critical section here only moves bytes between the core and the transport.
@@ -127,6 +145,9 @@ impl BlockingWebSocket {
         peer: SocketAddr,
     ) -> BlockingWebSocket {
         conn.set_whole_messages(true);
+        if let Err(e) = io.set_write_timeout(conn.send_timeout()) {
+            tracing::warn!(%peer, "cannot set the send timeout on the transport: {e}");
+        }
         BlockingWebSocket {
             io: RwLock::new(Some(io)),
             state: Mutex::new(Inner { conn, ended: false }),
@@ -343,7 +364,10 @@ impl BlockingWebSocket {
             // allows (nothing queued, no compression, server side).
             self.flush(&mut inner)?;
             if let Some(head) = inner.conn.send_data_unbuffered(kind, data.len(), fin)? {
-                return self.with_io(|io| io.write_all(head.as_bytes(), data));
+                let started = Instant::now();
+                return self
+                    .with_io(|io| io.write_all(head.as_bytes(), data))
+                    .map_err(|e| write_failed(&mut inner.conn, e, started));
             }
         }
         inner.conn.send_data(kind, data, fin)?;
@@ -369,7 +393,9 @@ impl BlockingWebSocket {
     pub fn write_raw(&self, data: &[u8]) -> Result<(), Error> {
         let mut inner = lock(&self.state);
         self.flush(&mut inner)?;
+        let started = Instant::now();
         self.with_io(|io| io.write_all(data, &[]))
+            .map_err(|e| write_failed(&mut inner.conn, e, started))
     }
 
     /// Writes out everything the core queued.
@@ -377,7 +403,9 @@ impl BlockingWebSocket {
         if inner.conn.data_to_send().is_empty() || inner.ended {
             return Ok(());
         }
-        self.with_io(|io| io.write_all(inner.conn.data_to_send(), &[]))?;
+        let started = Instant::now();
+        self.with_io(|io| io.write_all(inner.conn.data_to_send(), &[]))
+            .map_err(|e| write_failed(&mut inner.conn, e, started))?;
         let n = inner.conn.data_to_send().len();
         inner.conn.advance_sent(n);
         Ok(())

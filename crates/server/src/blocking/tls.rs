@@ -151,6 +151,11 @@ impl TlsByteStream {
 }
 
 impl ByteStream for TlsByteStream {
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        // A zero timeout means "none" to the system.
+        self.socket.set_write_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))
+    }
+
     fn read(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {
         if let Some(n) = self.session().take(buf) {
             return Ok(n);
