@@ -1,5 +1,5 @@
 //! `wshd-load`: the command line of the wshd load generator (idle memory, closed-loop echo,
-//! open-loop echo, handshake rate, decompression bomb).
+//! open-loop echo, handshake rate, decompression bomb, soak).
 //!
 //! This file only parses arguments, builds the tokio runtime and hands over to a mode;
 //! the measuring lives in `idle`, `echo`, `rate` and `handshakes`, the /proc readings in
@@ -24,6 +24,7 @@ mod procstat;
 mod rate;
 mod rawconn;
 mod report;
+mod soak;
 mod usage;
 mod window;
 
@@ -55,6 +56,10 @@ enum Mode {
     /// Sends a decompression bomb under permessage-deflate (as one message, then in
     /// fragments) and reports the server's close code, time to close, and peak RSS growth.
     Bomb(BombArgs),
+    /// Holds connections for a long time with mixed sizes, compression, slow readers,
+    /// aborts and reconnects; every connection keeps a ledger, and the run fails if an
+    /// echo was lost, duplicated, reordered or corrupted.
+    Soak(soak::SoakArgs),
 }
 
 /// Options of `wshd-load bomb`.
@@ -242,6 +247,7 @@ fn main() -> ExitCode {
         Mode::Rate(a) => a.common.threads,
         Mode::Handshakes(a) => a.threads,
         Mode::Bomb(_) => 1,
+        Mode::Soak(_) => 1,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
@@ -261,6 +267,7 @@ fn main() -> ExitCode {
             Mode::Rate(args) => rate::run(args).await,
             Mode::Handshakes(args) => handshakes::run(args).await,
             Mode::Bomb(args) => bomb::run(args).await,
+            Mode::Soak(args) => soak::run(args).await,
         }
     });
     match result {
