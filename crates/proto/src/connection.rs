@@ -378,8 +378,11 @@ impl Connection {
     /// Fails the connection with [`ProtocolError::IdleTimeout`] (close code 1001) when no
     /// data message went either way for `timeout`, looking every half timeout: it fails
     /// between one and one and a half timeouts after the last message. Pings, pongs and
-    /// close frames do not count. `None` turns it off (the default). `now` starts the clock.
+    /// close frames do not count. `None` turns it off (the default), and so does a closed
+    /// connection. `now` starts the clock.
     pub fn set_idle_timeout(&mut self, timeout: Option<Duration>, now: Instant) {
+        // A closed connection has nothing left to time out.
+        let timeout = timeout.filter(|_| self.state != State::Closed);
         self.watchdog
             .get_or_insert_with(|| Box::new(Watchdog::new()))
             .set_idle_timeout(timeout, now);

@@ -6,8 +6,12 @@
 //!   bad close code or reason, fragment kind mismatch), and `Ok` when none holds;
 //! - each call appends exactly the frames it should (a successful send: its frame; popping
 //!   a ping: its pong; popping an error: a close frame with its code; a timer: nothing, an
-//!   empty keepalive ping or a 1011 close), the unsent bytes are never rewritten, and
-//!   nothing at all follows our close frame;
+//!   empty keepalive ping, a 1011 close or, with an idle timeout, a 1001 close), the unsent
+//!   bytes are never rewritten, and nothing at all follows our close frame;
+//! - the send timeout as its docs say: once the transport has taken nothing for the
+//!   timeout (from the first `send_blocked` after the last progress), a timer or
+//!   `send_blocked` fails the connection with `SendTimeout` and drops the unsent output;
+//!   before that, never;
 //! - the state only moves Open → CloseSent | CloseReceived | Closed and
 //!   CloseSent | CloseReceived → Closed; `Closed` exactly when there is an ending;
 //! - no event after an error or the peer's close, none once closed, and text messages are
@@ -89,12 +93,18 @@ enum Op {
         interval_ms: u16,
         timeout_ms: u16,
     },
+    SetSendTimeout(Option<u16>),
+    /// `send_blocked(now)`: the transport took nothing.
+    SendBlocked,
+    SendProgressed,
+    SetIdleTimeout(Option<u16>),
 }
 
 /// What an operation may append to the output.
 enum Expect {
     Frames(Vec<WireFrame>),
-    /// `handle_timeout`: nothing, an empty ping, or a 1011 close.
+    /// `handle_timeout` or `send_blocked`: nothing, an empty ping, a 1011 close (keepalive),
+    /// a 1001 close (idle), or the unsent output dropped (send timeout).
     Timer,
 }
 
@@ -120,6 +130,11 @@ struct Harness {
     /// `set_keepalive` was called on a closed connection: it arms a timer that never fires
     /// anything (observed, reported; not promised either way by the docs).
     keepalive_after_close: bool,
+    /// The send timeout, and since when the transport has taken nothing (the model of
+    /// `set_send_timeout`'s docs: progress stops the clock, the first block starts it).
+    send_timeout: Option<Duration>,
+    blocked_since: Option<Instant>,
+    idle_timeout: Option<Duration>,
 }
 
 impl Harness {
@@ -130,7 +145,7 @@ impl Harness {
     fn run(&mut self, op: Op) {
         let before = self.c.state();
         let expect = self.apply(op);
-        self.check_output(expect);
+        self.check_output(expect, before);
         self.check_state(before);
     }
 
@@ -199,6 +214,34 @@ impl Harness {
                 let unsent = self.c.data_to_send().len();
                 self.c.advance_sent(n);
                 self.sent += n.min(unsent);
+                if n > 0 {
+                    self.blocked_since = None;
+                }
+                none()
+            }
+            Op::SetSendTimeout(ms) => {
+                self.send_timeout = ms.map(|ms| Duration::from_millis(u64::from(ms)));
+                if self.send_timeout.is_none() {
+                    self.blocked_since = None;
+                }
+                self.c.set_send_timeout(self.send_timeout);
+                none()
+            }
+            Op::SendBlocked => {
+                if self.send_timeout.is_some() {
+                    self.blocked_since.get_or_insert(self.now);
+                }
+                self.c.send_blocked(self.now);
+                Expect::Timer
+            }
+            Op::SendProgressed => {
+                self.blocked_since = None;
+                self.c.send_progressed();
+                none()
+            }
+            Op::SetIdleTimeout(ms) => {
+                self.idle_timeout = ms.map(|ms| Duration::from_millis(u64::from(ms)));
+                self.c.set_idle_timeout(self.idle_timeout, self.now);
                 none()
             }
             Op::AdvanceTime(ms) => {
@@ -363,8 +406,24 @@ impl Harness {
         Expect::Frames(vec![WireFrame::close(code, reason)])
     }
 
-    /// The unsent bytes are the old ones plus whole new frames, exactly those expected.
-    fn check_output(&mut self, expect: Expect) {
+    /// The unsent bytes are the old ones plus whole new frames, exactly those expected;
+    /// or, when the send timeout ran out, none.
+    fn check_output(&mut self, expect: Expect, before: State) {
+        let expired = matches!(expect, Expect::Timer)
+            && self.blocked_since.zip(self.send_timeout).is_some_and(|(b, t)| self.now >= b + t)
+            // The close timeout is looked at first and ends the call when it runs out.
+            && !(before != State::Closed && self.c.ending() == Some(&Ending::CloseTimedOut));
+        if expired {
+            assert!(self.c.data_to_send().is_empty(), "the send timeout ran out; output kept");
+            if before != State::Closed {
+                let t = self.send_timeout.expect("a send timeout");
+                let ending = Ending::Failed(ProtocolError::SendTimeout(t));
+                assert_eq!(self.c.ending(), Some(&ending), "send timeout ran out");
+            }
+            self.blocked_since = None;
+            self.sent = self.stream.len();
+            return;
+        }
         let pending = self.c.data_to_send();
         let old = &self.stream[self.sent..];
         assert!(pending.len() >= old.len(), "unsent output shrank");
@@ -380,6 +439,13 @@ impl Harness {
                 [] => {}
                 [frame] if frame.opcode == OpCode::Ping => {
                     assert_eq!(*frame, WireFrame::new(true, OpCode::Ping, b""), "timer output");
+                }
+                [frame] if *frame == WireFrame::close(Some(1001), "") => {
+                    let t = self.idle_timeout.expect("a 1001 from a timer needs an idle timeout");
+                    assert_eq!(
+                        self.c.ending(),
+                        Some(&Ending::Failed(ProtocolError::IdleTimeout(t)))
+                    );
                 }
                 [frame] => {
                     assert_eq!(*frame, WireFrame::close(Some(1011), ""), "timer output");
@@ -405,8 +471,10 @@ impl Harness {
         if self.our_close_sent {
             assert!(matches!(after, State::CloseSent | State::Closed), "close sent, {after:?}");
         }
+        // Once closed, only the send timeout may still run (it bounds the last bytes).
+        let send_clock = self.blocked_since.zip(self.send_timeout).map(|(b, t)| b + t);
         if after == State::Closed && !self.keepalive_after_close {
-            assert_eq!(self.c.poll_timeout(), None, "timer armed on a closed connection");
+            assert_eq!(self.c.poll_timeout(), send_clock, "timer armed on a closed connection");
         }
     }
 }
@@ -453,6 +521,9 @@ pub fn check(input: Input) {
         events_over: false,
         incoming: None,
         keepalive_after_close: false,
+        send_timeout: None,
+        blocked_since: None,
+        idle_timeout: None,
     };
     for op in input.ops {
         h.run(op);

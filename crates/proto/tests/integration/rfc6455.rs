@@ -552,6 +552,15 @@ fn idle_timeout_closes_1001_after_no_message_either_way_whatever_the_pings() {
 }
 
 #[test]
+fn idle_timeout_set_on_a_closed_connection_arms_nothing() {
+    let mut c = server();
+    c.receive_eof();
+    assert_eq!(c.state(), State::Closed);
+    c.set_idle_timeout(Some(Duration::from_secs(1)), Instant::now());
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
 fn idle_connection_releases_its_buffers() {
     let mut c = server();
     c.receive_data(&client_frame(true, 0, 9, b"x"));
