@@ -52,14 +52,15 @@ done
 wait
 
 status=0
-printf '%-22s %14s %10s %8s %s\n' target runs exec/s crashes "last status line"
+printf '%-22s %6s %14s %10s %8s %s\n' target secs runs "runs/s" crashes "last status line"
 for t in "${targets[@]}"; do
     log=$logs/$t.log
-    runs=$(grep -o '#[0-9]*' "$log" | tail -1 | tr -d '#')
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
-    execs=$(grep -o 'exec/s: [0-9]*' "$log" | tail -1 | awk '{print $2}')
+    runs=$(echo "$last" | grep -o '^#[0-9]*' | tr -d '#')
+    secs=$(echo "$last" | grep -o 'time: [0-9]*' | awk '{print $2}')
+    rate=$(( ${runs:-0} / ${secs:-1} ))
     crashes=$(find "fuzz/artifacts/$t" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) -newer "$logs" | wc -l)
     [ "$crashes" -gt 0 ] && status=1
-    printf '%-22s %14s %10s %8s %s\n' "$t" "${runs:-?}" "${execs:-?}" "$crashes" "$last"
+    printf '%-22s %6s %14s %10s %8s %s\n' "$t" "${secs:-?}" "${runs:-?}" "$rate" "$crashes" "$last"
 done
 exit $status

@@ -30,9 +30,6 @@ pub(crate) fn log_ending(peer: SocketAddr, ending: Option<&Ending>) {
         Some(Ending::Failed(e @ ProtocolError::KeepaliveTimeout)) => {
             tracing::warn!(%peer, "closing the connection with 1011: {e} within the ping timeout");
         }
-        Some(Ending::Failed(e @ ProtocolError::SendTimeout(_))) => {
-            tracing::warn!(%peer, "dropping the connection: {e}");
-        }
         Some(Ending::Clean | Ending::Failed(_)) | None => {}
     }
 }

@@ -441,10 +441,12 @@ impl WebSocket {
         }
     }
 
-    /// The send timeout's error, once it has failed the connection.
+    /// The send timeout's error, once it has failed the connection (logged here: the
+    /// write that found it is the only one).
     fn send_timed_out(&self) -> Option<Error> {
         match self.conn.ending() {
             Some(Ending::Failed(e @ ProtocolError::SendTimeout(_))) => {
+                tracing::warn!(peer = %self.info.peer_addr(), resource = %self.info.resource, "dropping the connection: {e}");
                 Some(Error::Protocol(e.clone()))
             }
             _ => None,

@@ -27,6 +27,17 @@ def web_socket_transfer_data(request):
         logging.getLogger('flood').warning('send raised %s', type(e).__name__)
 "#;
 
+/// The same without catching: the exception ends the handler.
+const FLOOD_RAISING: &str = r#"
+def web_socket_do_extra_handshake(request):
+    pass
+
+def web_socket_transfer_data(request):
+    chunk = b'x' * 65536
+    while True:
+        request.ws_stream.send_message(chunk, binary=True)
+"#;
+
 fn start(tree: &Tree, extra: &[&str]) -> Wshd {
     let mut command = wshd_process::command(["-H", "127.0.0.1", "-p", "0", "-w"]);
     command.arg(&tree.0).args(extra).stderr(Stdio::piped());
@@ -37,18 +48,33 @@ fn start(tree: &Tree, extra: &[&str]) -> Wshd {
 /// held a handler thread.
 #[test]
 fn a_peer_that_stops_reading_is_dropped_at_the_send_timeout() {
-    let tree = Tree::new("stuck-send", &[("flood_wsh.py", FLOOD)]);
+    let tree = Tree::new(
+        "stuck-send",
+        &[("flood_wsh.py", FLOOD), ("flood_raising_wsh.py", FLOOD_RAISING)],
+    );
     let wshd = start(&tree, &["--send-timeout", "0.5"]);
-    let (mut c, head) = Raw::open(wshd.addr, "/flood", "");
+    let (mut caught, head) = Raw::open(wshd.addr, "/flood", "");
     assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
-    // Read nothing: the socket buffers fill, and then the handler's sends stop moving.
-    let said = wshd.wait_for_stderr("(send timeout)");
-    assert!(said.contains("dropping the connection: the peer took none of our bytes"), "{said}");
+    let (mut raised, head) = Raw::open(wshd.addr, "/flood_raising", "");
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    // Read nothing: the socket buffers fill, and then the handlers' sends stop moving.
     wshd.wait_for_stderr("send raised ConnectionTerminatedException");
-    // Behind what reached it, the peer finds the end of the stream.
-    let received = c.rest();
-    assert!(received.len() > 65536, "{} bytes arrived", received.len());
-    assert_eq!(c.end_of_stream(), Ok(()));
+    let dropped = "dropping the connection: the peer took none of our bytes for 0.5 s";
+    let said = wshd_testkit::process::wait_for(|| {
+        let said = wshd.stderr();
+        (said.matches(dropped).count() == 2).then_some(said)
+    });
+    assert!(
+        said.is_some(),
+        "two drops logged, whether or not the handler caught: {}",
+        wshd.stderr()
+    );
+    // Behind what reached them, the peers find the end of the stream.
+    for c in [&mut caught, &mut raised] {
+        let received = c.rest();
+        assert!(received.len() > 65536, "{} bytes arrived", received.len());
+        assert_eq!(c.end_of_stream(), Ok(()));
+    }
 }
 
 /// A slow reader that keeps reading is not dropped, however long the sending takes: each

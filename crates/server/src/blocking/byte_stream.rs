@@ -60,9 +60,20 @@ pub trait ByteStream: Send + Sync + 'static {
     /// Makes a write that moves no bytes for `timeout` fail with `WouldBlock` or
     /// `TimedOut` (the connection's send timeout; `None`: wait forever). Sockets support
     /// it; the default, for hosts' connection objects, keeps their own write timeouts.
+    /// A stream with [`ByteStream::write_some`] waits at most `timeout` per call.
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         let _ = timeout;
         Ok(())
+    }
+
+    /// One write of what it can of `head` then `body`, waiting at most the write timeout:
+    /// how many bytes it took, or `WouldBlock`/`TimedOut` with none taken. `None` for a
+    /// stream that only writes whole buffers ([`ByteStream::write_all`]), the default.
+    /// It lets the shell see every bit of progress, so a slow reader is never mistaken
+    /// for one that stopped.
+    fn write_some(&self, head: &[u8], body: &[u8]) -> Option<io::Result<usize>> {
+        let _ = (head, body);
+        None
     }
 
     /// Hands `data` to the transport to leave together with the end of the stream, when
@@ -165,8 +176,20 @@ pub(crate) fn send_now(socket: &TcpStream, data: &[u8], more: bool) -> io::Resul
 
 impl ByteStream for TcpByteStream {
     fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        // A zero timeout means "none" to the system.
-        self.socket.set_write_timeout(timeout.map(|t| t.max(Duration::from_millis(1))))
+        // Waits of a quarter of the send timeout: a blocking send that took some bytes
+        // returns them only when its timeout ends, so the shell learns of progress within
+        // a quarter. A zero timeout means "none" to the system.
+        self.socket.set_write_timeout(timeout.map(|t| (t / 4).max(Duration::from_millis(1))))
+    }
+
+    fn write_some(&self, head: &[u8], body: &[u8]) -> Option<io::Result<usize>> {
+        let slices = [io::IoSlice::new(head), io::IoSlice::new(body)];
+        Some(loop {
+            match (&self.socket).write_vectored(&slices) {
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        })
     }
 
     fn read(&self, buf: &mut [u8], timeout: Option<Duration>) -> io::Result<usize> {

@@ -107,9 +107,40 @@ struct Inner {
     ended: bool,
 }
 
+/// What one write did.
+enum Wrote {
+    /// Everything, through a stream that writes whole buffers only.
+    All(usize),
+    /// This many bytes (maybe fewer than given) through a stream that writes pieces.
+    Some(usize),
+    /// Nothing more; `true` if the stream took none of it, so it may be written again.
+    Failed(std::io::Error, bool),
+}
+
+/// One write of `head` then `body`: a piece where the stream allows it, else all of it.
+fn write_once(io: &dyn ByteStream, head: &[u8], body: &[u8]) -> Wrote {
+    match io.write_some(head, body) {
+        Some(Ok(0)) => Wrote::Failed(ErrorKind::WriteZero.into(), false),
+        Some(Ok(n)) => Wrote::Some(n),
+        Some(Err(e)) => Wrote::Failed(e, true),
+        None => match io.write_all(head, body) {
+            Ok(()) => Wrote::All(head.len() + body.len()),
+            Err(e) => Wrote::Failed(e, false),
+        },
+    }
+}
+
+/// The text of a send timeout, for its log line.
+fn conn_error(e: &Error) -> String {
+    match e {
+        Error::Protocol(p) => p.to_string(),
+        other => other.to_string(),
+    }
+}
+
 /// A write that failed after starting at `started`. A write that timed out moved no bytes
-/// for the socket's write timeout, which is the core's send timeout: the core is told, and
-/// fails the connection (`ProtocolError::SendTimeout`, logged when the transport ends).
+/// since `started`: the core is told, and decides whether the send timeout has run out
+/// (`ProtocolError::SendTimeout`).
 fn write_failed(conn: &mut Connection, e: Error, started: Instant) -> Error {
     if let Error::Io(io) = &e
         && matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
@@ -364,10 +395,7 @@ impl BlockingWebSocket {
             // allows (nothing queued, no compression, server side).
             self.flush(&mut inner)?;
             if let Some(head) = inner.conn.send_data_unbuffered(kind, data.len(), fin)? {
-                let started = Instant::now();
-                return self
-                    .with_io(|io| io.write_all(head.as_bytes(), data))
-                    .map_err(|e| write_failed(&mut inner.conn, e, started));
+                return self.write_out(&mut inner.conn, head.as_bytes(), data);
             }
         }
         inner.conn.send_data(kind, data, fin)?;
@@ -393,9 +421,7 @@ impl BlockingWebSocket {
     pub fn write_raw(&self, data: &[u8]) -> Result<(), Error> {
         let mut inner = lock(&self.state);
         self.flush(&mut inner)?;
-        let started = Instant::now();
-        self.with_io(|io| io.write_all(data, &[]))
-            .map_err(|e| write_failed(&mut inner.conn, e, started))
+        self.write_out(&mut inner.conn, data, &[])
     }
 
     /// Writes out everything the core queued.
@@ -403,12 +429,60 @@ impl BlockingWebSocket {
         if inner.conn.data_to_send().is_empty() || inner.ended {
             return Ok(());
         }
-        let started = Instant::now();
-        self.with_io(|io| io.write_all(inner.conn.data_to_send(), &[]))
-            .map_err(|e| write_failed(&mut inner.conn, e, started))?;
-        let n = inner.conn.data_to_send().len();
-        inner.conn.advance_sent(n);
+        loop {
+            let call = Instant::now();
+            let wrote = self.with_io(|io| Ok(write_once(io, inner.conn.data_to_send(), &[])))?;
+            match wrote {
+                Wrote::All(n) | Wrote::Some(n) => inner.conn.advance_sent(n),
+                Wrote::Failed(e, resumable) => {
+                    self.write_error(&mut inner.conn, e, call, resumable)?;
+                }
+            }
+            if inner.conn.data_to_send().is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes `head` then `body` (bytes the core does not hold: a payload written behind
+    /// its header, a handler's raw bytes), telling the core of progress as `flush` does.
+    fn write_out(&self, conn: &mut Connection, head: &[u8], body: &[u8]) -> Result<(), Error> {
+        let (mut head, mut body) = (head, body);
+        while !head.is_empty() || !body.is_empty() {
+            let call = Instant::now();
+            let n = match self.with_io(|io| Ok(write_once(io, head, body)))? {
+                Wrote::All(_) => return Ok(()),
+                Wrote::Some(n) => n,
+                Wrote::Failed(e, resumable) => {
+                    self.write_error(conn, e, call, resumable)?;
+                    continue;
+                }
+            };
+            conn.send_progressed();
+            let from_head = n.min(head.len());
+            head = &head[from_head..];
+            body = &body[n - from_head..];
+        }
         Ok(())
+    }
+
+    /// A write that failed after starting at `call`: `Ok` to try again (the transport took
+    /// nothing yet and the send timeout has not run out), else the error to return. The
+    /// core hears of a transport that takes nothing and decides (`ProtocolError::SendTimeout`).
+    fn write_error(
+        &self,
+        conn: &mut Connection,
+        e: std::io::Error,
+        call: Instant,
+        resumable: bool,
+    ) -> Result<(), Error> {
+        let e = write_failed(conn, Error::Io(e), call);
+        if let Error::Protocol(ProtocolError::SendTimeout(_)) = &e {
+            tracing::warn!(peer = %self.peer, "dropping the connection: {}", conn_error(&e));
+            return Err(e);
+        }
+        let again = matches!(&e, Error::Io(io) if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut));
+        if again && resumable { Ok(()) } else { Err(e) }
     }
 
     fn with_io<T>(
