@@ -109,6 +109,13 @@ class ProcessHarnessTest(unittest.TestCase):
         # Unanswered, the ping ends the connection with 1011.
         self.assertEqual(client.recv_frame(), (8, b'\x03\xf3'))
 
+    def test_idle_timeout_option_reaches_the_server(self):
+        port = self.start([sys.executable, '-m', 'pywebsocket3.standalone'] +
+                          self.args('--idle-timeout', '0.3', '--send-timeout', '5'), 'idle')
+        client = wsclient.Client(port, '/echo')
+        # No message either way: closed with 1001 going away.
+        self.assertEqual(client.recv_frame(), (8, b'\x03\xe9'))
+
     def hybi00_handshake(self, port):
         """The HyBi 00 draft's worked example for /echo; returns all the server sent."""
         import socket
