@@ -129,11 +129,14 @@ def main():
     p.add_argument("--rss-slack", type=float, default=2.0,
                    help="fail if a server's RSS at the end exceeds this many times its idle "
                    "RSS plus 32 MiB")
+    p.add_argument("--settle", type=float, default=30.0,
+                   help="seconds after the clients end before the end values are read "
+                   "(RSS is also read every 5 s meanwhile)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     profile = "release"
     if args.short:
-        args.connections, args.duration, args.think = 200, 40.0, 0.5
+        args.connections, args.duration, args.think, args.settle = 200, 40.0, 0.5, 5.0
         profile = "debug"
     flag = ["--release"] if profile == "release" else []
     sh(["cargo", "build", *flag, "-p", "wshd", "-p", "wshd-loadgen"])
@@ -168,7 +171,14 @@ def main():
                 s.restart()
             restarted = True
     client_status = client.wait()
-    time.sleep(5)
+    settle = {s.name: [] for s in servers}
+    waited = 0.0
+    while waited < args.settle:
+        step = min(5.0, args.settle - waited)
+        time.sleep(step)
+        waited += step
+        for s in servers:
+            settle[s.name].append([round(waited), sample(s.proc.pid)[0]])
     for s in servers:
         s.end = sample(s.proc.pid)
         s.stop()
@@ -186,6 +196,7 @@ def main():
             "one_second_after_restart": dict(zip(["rss_kib", "fds", "threads"], s.after_restart)),
             "peak": dict(zip(["rss_kib", "fds", "threads"], s.peak)),
             "end": dict(zip(["rss_kib", "fds", "threads"], s.end)),
+            "rss_kib_after_the_clients": settle[s.name],
             "exit_statuses": s.exits,
         }
         if any(e != 0 for e in s.exits):
