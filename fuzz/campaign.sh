@@ -57,7 +57,7 @@ for t in "${targets[@]}"; do
     log=$logs/$t.log
     last=$(grep -E '^#[0-9]+' "$log" | tail -1)
     runs=$(echo "$last" | grep -o '^#[0-9]*' | tr -d '#')
-    secs=$(echo "$last" | grep -o 'time: [0-9]*' | awk '{print $2}')
+    secs=$(echo "$last" | sed -nE 's/.* time: ([0-9]+)s.*/\1/p')
     rate=$(( ${runs:-0} / ${secs:-1} ))
     crashes=$(find "fuzz/artifacts/$t" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \) -newer "$logs" | wc -l)
     [ "$crashes" -gt 0 ] && status=1
