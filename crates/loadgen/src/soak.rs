@@ -26,7 +26,7 @@ use wshd_server::client::{ClientConfig, connect_url};
 use wshd_server::{CloseCode, CloseFrame, Message, WebSocket};
 
 /// Options of `wshd-load soak`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct SoakArgs {
     /// Server URLs (`ws://host:port/path`, comma-separated); connections are spread over
     /// them round-robin.
@@ -179,13 +179,23 @@ impl Ledger {
         if got < seq {
             self.totals.duplicated += 1;
         } else if got > seq {
-            // Skipped messages: drop them from the ledger, counted as reordered.
+            // Skipped messages: drop them from the ledger, counted as reordered, then
+            // compare with the one the echo says it is.
             while self.owed.front().is_some_and(|&(s, _)| s < got) {
                 self.owed.pop_front();
                 self.totals.reordered += 1;
             }
-            self.check_echo(echo);
-            self.totals.bytes_echoed -= echo.len() as u64;
+            match self.owed.front() {
+                Some(&(s, n)) if s == got && echo == message(self.slot, s, n).as_slice() => {
+                    self.owed.pop_front();
+                    self.totals.echoed += 1;
+                }
+                Some(&(s, _)) if s == got => {
+                    self.owed.pop_front();
+                    self.totals.corrupted += 1;
+                }
+                _ => self.totals.corrupted += 1,
+            }
         } else if echo == message(self.slot, seq, size).as_slice() {
             self.owed.pop_front();
             self.totals.echoed += 1;
@@ -213,7 +223,7 @@ pub async fn run(args: &SoakArgs) -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.duration);
     let mut tasks = JoinSet::new();
-    let args = Arc::new(SoakArgs { ..args.clone_args() });
+    let args = Arc::new(args.clone());
     for slot in 0..args.connections {
         let args = args.clone();
         let totals = totals.clone();
@@ -240,26 +250,6 @@ pub async fn run(args: &SoakArgs) -> Result<(), Box<dyn Error>> {
         .into());
     }
     Ok(())
-}
-
-impl SoakArgs {
-    fn clone_args(&self) -> SoakArgs {
-        SoakArgs {
-            urls: self.urls.clone(),
-            connections: self.connections,
-            duration: self.duration,
-            ramp: self.ramp,
-            think: self.think,
-            max_size: self.max_size,
-            compressed: self.compressed,
-            slow: self.slow,
-            abort: self.abort,
-            close: self.close,
-            stall_secs: self.stall_secs,
-            seed: self.seed,
-            json: self.json.clone(),
-        }
-    }
 }
 
 fn merge(into: &mut Totals, t: Totals) {
