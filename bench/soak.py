@@ -100,12 +100,7 @@ class Server:
         self.peak = tuple(max(a, b) for a, b in zip(self.peak, s))
 
     def restart(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.exits.append(self.proc.wait(timeout=60))
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.exits.append("did not exit within 60 s")
+        self.stop()
         self.start()
 
     def stop(self):

@@ -38,7 +38,7 @@ pub fn fuzz_dir() -> PathBuf {
 
 /// Runs every saved input of `targets` through `check` (which returns `false` for a target
 /// it does not know, a test failure). Returns how many inputs ran; panics with the file's
-/// path if an oracle does.
+/// path if an oracle does, and if there was no input at all.
 pub fn replay_saved(targets: &[&str], check: impl Fn(&str, &[u8]) -> bool) -> usize {
     let mut replayed = 0;
     for target in targets {
@@ -66,6 +66,7 @@ pub fn replay_saved(targets: &[&str], check: impl Fn(&str, &[u8]) -> bool) -> us
         }
     }
     eprintln!("replayed {replayed} saved inputs of {targets:?}");
+    assert!(replayed > 0, "no saved input for {targets:?}");
     replayed
 }
 

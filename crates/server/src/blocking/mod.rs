@@ -130,30 +130,6 @@ fn write_once(io: &dyn ByteStream, head: &[u8], body: &[u8]) -> Wrote {
     }
 }
 
-/// The text of a send timeout, for its log line.
-fn conn_error(e: &Error) -> String {
-    match e {
-        Error::Protocol(p) => p.to_string(),
-        other => other.to_string(),
-    }
-}
-
-/// A write that failed after starting at `started`. A write that timed out moved no bytes
-/// since `started`: the core is told, and decides whether the send timeout has run out
-/// (`ProtocolError::SendTimeout`).
-fn write_failed(conn: &mut Connection, e: Error, started: Instant) -> Error {
-    if let Error::Io(io) = &e
-        && matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
-    {
-        conn.send_blocked(started);
-        conn.handle_timeout(Instant::now());
-        if let Some(Ending::Failed(p @ ProtocolError::SendTimeout(_))) = conn.ending() {
-            return Error::Protocol(p.clone());
-        }
-    }
-    e
-}
-
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A thread that panicked while holding a lock left consistent data behind: every
     // critical section here only moves bytes between the core and the transport.
@@ -476,13 +452,17 @@ impl BlockingWebSocket {
         call: Instant,
         resumable: bool,
     ) -> Result<(), Error> {
-        let e = write_failed(conn, Error::Io(e), call);
-        if let Error::Protocol(ProtocolError::SendTimeout(_)) = &e {
-            tracing::warn!(peer = %self.peer, "dropping the connection: {}", conn_error(&e));
-            return Err(e);
+        if !matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) {
+            return Err(Error::Io(e));
         }
-        let again = matches!(&e, Error::Io(io) if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut));
-        if again && resumable { Ok(()) } else { Err(e) }
+        // Nothing moved since `call`: the core decides whether the send timeout ran out.
+        conn.send_blocked(call);
+        conn.handle_timeout(Instant::now());
+        if let Some(Ending::Failed(p @ ProtocolError::SendTimeout(_))) = conn.ending() {
+            tracing::warn!(peer = %self.peer, "dropping the connection: {p}");
+            return Err(Error::Protocol(p.clone()));
+        }
+        if resumable { Ok(()) } else { Err(Error::Io(e)) }
     }
 
     fn with_io<T>(
