@@ -843,6 +843,15 @@ impl Connection {
     fn finish(&mut self, ending: Ending) {
         self.state = State::Closed;
         self.keepalive = None;
+        // Nothing is sent or parsed any more: the compression contexts (about 200 KiB
+        // with context takeover) and any partial frame go now, not when whoever holds the
+        // connection drops it (a Python request object can outlive its connection by
+        // minutes, until the cyclic garbage collector runs).
+        self.deflate = None;
+        match &mut self.wire {
+            Wire::Rfc6455(incoming) => incoming.end(),
+            Wire::Other(other) => other.done = true,
+        }
         if let Some(w) = &mut self.watchdog {
             // The send timeout still bounds writing out the last bytes.
             w.stop_idle();

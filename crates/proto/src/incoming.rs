@@ -109,6 +109,15 @@ impl Incoming {
         };
     }
 
+    /// Stops parsing for good (the connection is closed): later bytes are ignored, and the
+    /// decompressor and any partial frame or message are freed.
+    pub(crate) fn end(&mut self) {
+        self.done = true;
+        self.frame = None;
+        self.message = None;
+        self.inflate = Inflate::Off;
+    }
+
     /// Delivers each data message as one piece at its final frame (`on`), or frame by
     /// frame. Turning it off in the middle of a message first queues what is held.
     pub(crate) fn set_whole_messages(&mut self, on: bool, queue: &mut Queue) {

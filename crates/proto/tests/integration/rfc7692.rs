@@ -217,3 +217,44 @@ fn deflate_frame_compresses_and_marks_every_data_frame() {
         vec![Ok(Event::Data { kind: MessageKind::Text, data: b"HelloHello".to_vec(), fin: true })]
     );
 }
+
+/// A closed connection keeps no compression state: whoever holds it after its end (a
+/// Python request object waiting for the garbage collector, a handler that stored it)
+/// holds a few hundred bytes, not the two contexts' windows and tables.
+#[test]
+fn compression_contexts_are_freed_once_the_connection_is_closed() {
+    // Measured twice: open and used (both contexts hold their windows), then closed.
+    let (mut c, open) = wshd_testkit::alloc::measure(|| {
+        let mut c = server_with(&Compression::PerMessage(symmetric()), Limits::default());
+        let mut client = symmetric().compressor(&DeflateConfig::default());
+        let text = "a message long enough to fill some of the window ".repeat(200);
+        c.receive_data(&client_frame(true, 0b100, 1, &compressed(&mut client, text.as_bytes())));
+        assert_eq!(
+            events(&mut c),
+            vec![Ok(Event::Data { kind: MessageKind::Text, data: text.clone().into(), fin: true })]
+        );
+        c.send_text(&text).unwrap();
+        let out = take_output(&mut c);
+        assert_eq!(out[0], 0xc1, "the echo is compressed");
+        c
+    });
+    let (mut c, closed) = wshd_testkit::alloc::measure(move || {
+        c.receive_data(&client_frame(true, 0, 0x8, &1000u16.to_be_bytes()));
+        assert_eq!(events(&mut c), vec![Ok(Event::Close(Some((1000, String::new()))))]);
+        c.answer_close(Some(1000), "", std::time::Instant::now()).unwrap();
+        assert_eq!(c.state(), wshd_proto::State::Closed);
+        assert_eq!(take_output(&mut c), [0x88, 0x02, 0x03, 0xe8]);
+        c
+    });
+    assert!(open.retained > 100_000, "an open connection with context takeover: {open:?}");
+    assert!(
+        closed.retained < -(open.retained - 4096),
+        "closing freed {} of the {} bytes the open connection held",
+        -closed.retained,
+        open.retained
+    );
+    // Bytes after the end are ignored, as before.
+    c.receive_data(&client_frame(true, 0b100, 1, b"\x00"));
+    assert!(events(&mut c).is_empty());
+    assert!(take_output(&mut c).is_empty());
+}

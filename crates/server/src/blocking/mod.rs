@@ -633,11 +633,17 @@ impl BlockingWebSocket {
     }
 
     /// Stops and drops the transport: its socket is closed now, whoever still holds this
-    /// connection; every later call fails with [`Error::Closed`].
+    /// connection; every later call fails with [`Error::Closed`]. The core is told the
+    /// transport is gone, so it is closed too (1006 if no closing handshake finished)
+    /// and frees its buffers and compression contexts now: the shell itself may live on
+    /// for as long as a Python request object refers to it.
     fn release(&self) {
         self.cut_off();
         let taken = self.io.write().unwrap_or_else(|e| e.into_inner()).take();
         drop(taken);
+        let mut inner = lock(&self.state);
+        inner.conn.receive_eof();
+        inner.conn.release_idle_buffers();
     }
 }
 

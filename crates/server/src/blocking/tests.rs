@@ -150,6 +150,21 @@ fn the_socket_is_closed_when_the_connection_ends_though_the_shell_lives_on() {
 }
 
 #[test]
+fn an_aborted_connection_is_closed_in_the_core_as_well_as_on_the_wire() {
+    let (server, client) = tcp_pair();
+    let ws = shell_over(server);
+    let mut client = Client::new(client);
+    client.conn.send_text("hello").unwrap();
+    client.flush();
+    assert!(matches!(ws.receive(false, false).unwrap(), Received::Message(_)));
+    assert_eq!(ws.state(), State::Open);
+    ws.abort();
+    // Closed (so the core has freed what it held), and with no closing handshake: 1006.
+    assert_eq!(ws.state(), State::Closed);
+    assert!(matches!(ws.send(MessageKind::Text, b"late", true), Err(crate::Error::Usage(_))));
+}
+
+#[test]
 fn going_away_never_waits_for_a_blocked_sender_and_cut_off_frees_it() {
     let (server, client) = tcp_pair();
     // The client never reads: a large send fills both socket buffers and blocks.
