@@ -200,7 +200,7 @@ pub fn check_python_frames(data: &[u8]) {
         let hook = passive.then(|| {
             py.eval(c"lambda request: (3000, 'bye')", None, None).expect("a lambda").unbind()
         });
-        let stream = Stream::new(Arc::new(Driver::new(shell)), request.clone().unbind(), hook);
+        let stream = Stream::new(Arc::new(Driver::new(shell)), &request, hook);
         let stream = Bound::new(py, stream).expect("a stream");
         run_frames(py, &stream, &request, wire, limit, passive)
     });

@@ -430,7 +430,7 @@ impl Job for ConnectionThread {
         };
         let outcome = gil::attach(|py| {
             let passive = handlers.passive_closing_handshake.as_ref().map(|p| p.clone_ref(py));
-            let stream = Stream::new(driver.clone(), request.clone_ref(py), passive);
+            let stream = Stream::new(driver.clone(), request.bind(py), passive);
             transfer(py, &handlers, request, stream, extensions)
         });
         driver.finish(outcome);

@@ -195,7 +195,7 @@ pub fn transfer_data(
     let driver = Arc::new(Driver::new(shell));
     let handlers = &suite.0;
     let passive = handlers.passive_closing_handshake.as_ref().map(|p| p.clone_ref(py));
-    let stream = Stream::new(driver.clone(), request.clone().unbind(), passive);
+    let stream = Stream::new(driver.clone(), &request, passive);
     let outcome = crate::handler::transfer(py, handlers, request.unbind(), stream, extensions);
     py.detach(|| driver.finish(outcome));
     Ok(())

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyString, PyWeakrefReference};
 
 use crate::bridge::{Fault, Received};
 use crate::driver::Driver;
@@ -27,7 +27,7 @@ use crate::gil;
 #[pyclass(module = "pywebsocket3.stream", name = "Stream")]
 pub(crate) struct Stream {
     driver: Arc<Driver>,
-    request: Py<PyAny>,
+    request: RequestRef,
     /// `web_socket_passive_closing_handshake`, if the handler file defines one.
     passive: Option<Py<PyAny>>,
     /// `get_last_received_opcode()`; -1 before anything arrived.
@@ -36,8 +36,29 @@ pub(crate) struct Stream {
     fragments: Mutex<Option<Py<PyAny>>>,
 }
 
+/// The stream's link to its request: weak where the request's type allows it, so that
+/// `request.ws_stream` and the stream are no reference cycle, and both (with the
+/// request's headers, extension processors and connection object) are freed as soon as
+/// the handler thread and the handler let go of the request, not when Python's cycle
+/// collector next runs, which an idle server may not do for hours. Whoever runs the
+/// handler holds the request until it returns, so it lives as long as the connection is
+/// used; a handler that keeps it keeps the stream working.
+enum RequestRef {
+    Weak(Py<PyWeakrefReference>),
+    /// A host's request object that takes no weak references.
+    Strong(Py<PyAny>),
+}
+
 impl Stream {
-    pub(crate) fn new(driver: Arc<Driver>, request: Py<PyAny>, passive: Option<Py<PyAny>>) -> Self {
+    pub(crate) fn new(
+        driver: Arc<Driver>,
+        request: &Bound<'_, PyAny>,
+        passive: Option<Py<PyAny>>,
+    ) -> Self {
+        let request = match PyWeakrefReference::new(request) {
+            Ok(weak) => RequestRef::Weak(weak.unbind()),
+            Err(_) => RequestRef::Strong(request.clone().unbind()),
+        };
         Stream {
             driver,
             request,
@@ -50,13 +71,27 @@ impl Stream {
     /// `name` comes from `intern!`: these run on every message, and an interned name
     /// costs neither a new string nor a hash per lookup.
     fn flag(&self, py: Python<'_>, name: &Bound<'_, PyString>) -> PyResult<bool> {
-        self.request.bind(py).getattr(name)?.is_truthy()
+        self.request(py)?.getattr(name)?.is_truthy()
+    }
+
+    /// The request, or ConnectionTerminatedException once nobody holds it any more (the
+    /// handler kept the stream alone and uses it after its connection ended).
+    fn request<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.request {
+            RequestRef::Strong(request) => Ok(request.bind(py).clone()),
+            RequestRef::Weak(weak) => weak.bind(py).upgrade().ok_or_else(|| {
+                raise(
+                    py,
+                    Fault::Terminated("the connection has ended and its request is gone".into()),
+                )
+            }),
+        }
     }
 
     /// The handler's answer to the peer's close, or pywebsocket's default `(1000, '')`.
     fn passive_reply(&self, py: Python<'_>) -> PyResult<(Option<u16>, String)> {
         let Some(hook) = &self.passive else { return Ok((Some(1000), String::new())) };
-        let answer = hook.bind(py).call1((self.request.bind(py),))?;
+        let answer = hook.bind(py).call1((self.request(py)?,))?;
         let (code, reason): (Option<u16>, Option<String>) = answer.extract()?;
         let reason = reason.unwrap_or_default();
         if code.is_none() && !reason.is_empty() {
@@ -95,7 +130,7 @@ impl Stream {
             ));
         }
         let driver = &self.driver;
-        let request = self.request.bind(py);
+        let request = &self.request(py)?;
         loop {
             // pywebsocket: with on_ping_handler set, pings go to it and no pong is sent
             // automatically; on_pong_handler sees every pong.
@@ -177,10 +212,14 @@ pub(crate) fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 
 #[pymethods]
 impl Stream {
-    /// Shows Python's cycle collector the request this stream holds: the request holds
-    /// the stream (`request.ws_stream`), and without this the pair would never be freed.
+    /// Shows Python's cycle collector what this stream holds: a host's request held
+    /// strongly holds the stream (`request.ws_stream`), and without this the pair would
+    /// never be freed.
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.request)?;
+        match &self.request {
+            RequestRef::Weak(weak) => visit.call(weak)?,
+            RequestRef::Strong(request) => visit.call(request)?,
+        }
         if let Some(passive) = &self.passive {
             visit.call(passive)?;
         }
@@ -310,7 +349,7 @@ impl Stream {
         let driver = &self.driver;
         let peer =
             gil::detach(py, || driver.close(code, &reason, wait)).map_err(|f| raise(py, f))?;
-        let request = self.request.bind(py);
+        let request = self.request(py)?;
         request.setattr("server_terminated", true)?;
         if let Some(peer) = peer {
             request.setattr("ws_close_code", peer.code.0)?;
@@ -364,10 +403,10 @@ impl Stream {
         *self.fragments.lock().unwrap_or_else(|e| e.into_inner()) = fragments;
     }
 
-    /// The request (pywebsocket's private `_request`).
+    /// The request (pywebsocket's private `_request`); None once it is gone.
     #[getter]
-    fn _request(&self, py: Python<'_>) -> Py<PyAny> {
-        self.request.clone_ref(py)
+    fn _request(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.request(py).ok().map(Bound::unbind)
     }
 
     /// pywebsocket's private `_options`: a `StreamOptions` whose filter lists are empty

@@ -17,9 +17,19 @@ use wshd_testkit::core_client::CoreClient;
 use super::Stream;
 use crate::driver::Driver;
 
-/// A stream on a fresh connection, its request (a namespace with pywebsocket's flags),
-/// and the client. `passive` is the handler's `web_socket_passive_closing_handshake`.
+/// A stream on a fresh connection, its request (an object of a plain class, as wshd's
+/// own requests are, with pywebsocket's flags), and the client. `passive` is the
+/// handler's `web_socket_passive_closing_handshake`.
 fn stream(py: Python<'_>, passive: Option<&str>) -> (Py<Stream>, Py<PyAny>, CoreClient) {
+    stream_with_request(py, passive, "type('Request', (), {})")
+}
+
+/// [`stream`] with a request made by calling `class` (Python source) with no arguments.
+fn stream_with_request(
+    py: Python<'_>,
+    passive: Option<&str>,
+    class: &str,
+) -> (Py<Stream>, Py<PyAny>, CoreClient) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (server, peer) = listener.accept().unwrap();
@@ -31,17 +41,16 @@ fn stream(py: Python<'_>, passive: Option<&str>) -> (Py<Stream>, Py<PyAny>, Core
     );
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/python");
     py.import("sys").unwrap().getattr("path").unwrap().call_method1("insert", (0, path)).unwrap();
-    let types = py.import("types").unwrap();
-    let flags = PyDict::new(py);
-    flags.set_item("client_terminated", false).unwrap();
-    flags.set_item("server_terminated", false).unwrap();
-    flags.set_item("ws_close_code", py.None()).unwrap();
-    flags.set_item("ws_close_reason", py.None()).unwrap();
-    let request = types.getattr("SimpleNamespace").unwrap().call((), Some(&flags)).unwrap();
+    let class = py.eval(&std::ffi::CString::new(class).unwrap(), None, None).unwrap();
+    let request = class.call0().unwrap();
+    request.setattr("client_terminated", false).unwrap();
+    request.setattr("server_terminated", false).unwrap();
+    request.setattr("ws_close_code", py.None()).unwrap();
+    request.setattr("ws_close_reason", py.None()).unwrap();
     let passive = passive.map(|source| {
         py.eval(&std::ffi::CString::new(source).unwrap(), None, None).unwrap().unbind()
     });
-    let stream = Stream::new(Arc::new(Driver::new(shell)), request.clone().unbind(), passive);
+    let stream = Stream::new(Arc::new(Driver::new(shell)), &request, passive);
     let stream = Py::new(py, stream).unwrap();
     let client = CoreClient::new(socket);
     (stream, request.unbind(), client)
@@ -161,5 +170,66 @@ fn an_on_ping_handler_sees_pings_and_no_pong_is_sent_for_it() {
             client.next_event(),
             Some(Event::Data { kind: MessageKind::Text, data: b"mine".to_vec(), fin: true })
         );
+    });
+}
+
+/// `request.ws_stream` and the stream form no reference cycle: once nobody else holds the
+/// request, it and its stream are freed at once, with Python's cycle collector off (an
+/// idle server's collector may not run for hours, and each pair held a connection's
+/// headers, extension processors and connection object).
+#[test]
+fn the_request_and_its_stream_are_freed_without_the_cycle_collector() {
+    crate::runtime::initialize();
+    Python::attach(|py| {
+        let gc = py.import("gc").unwrap();
+        gc.call_method0("disable").unwrap();
+        let (stream, request, _client) = stream(py, None);
+        request.bind(py).setattr("ws_stream", &stream).unwrap();
+        let weakref = py.import("weakref").unwrap();
+        let request_alive = weakref.call_method1("ref", (request.bind(py),)).unwrap();
+        assert!(!request_alive.call0().unwrap().is_none());
+        // The stream still reaches the request while someone holds it.
+        assert!(stream.bind(py).getattr("_request").unwrap().is(request.bind(py)));
+        drop((stream, request));
+        // (The request held the stream's last reference.)
+        let freed = request_alive.call0().unwrap().is_none();
+        gc.call_method0("enable").unwrap();
+        assert!(freed, "the request and its stream outlived their last outside reference");
+    });
+}
+
+/// A stream kept alone after its request is gone raises as a stream whose connection
+/// ended does.
+#[test]
+fn a_stream_whose_request_is_gone_raises_connection_terminated() {
+    crate::runtime::initialize();
+    Python::attach(|py| {
+        let (stream, request, _client) = stream(py, None);
+        drop(request);
+        let stream = stream.bind(py);
+        assert_eq!(
+            raised(py, stream.call_method1("send_message", ("late",))),
+            "ConnectionTerminatedException"
+        );
+        assert!(stream.getattr("_request").unwrap().is_none());
+    });
+}
+
+/// A host's request object that takes no weak references (mod_python's is a C type) is
+/// held by its stream, as before.
+#[test]
+fn a_request_without_weak_references_is_held_by_its_stream() {
+    crate::runtime::initialize();
+    Python::attach(|py| {
+        let (stream, request, mut client) =
+            stream_with_request(py, None, "__import__('types').SimpleNamespace");
+        drop(request);
+        let stream = stream.bind(py);
+        stream.call_method1("send_message", ("still here",)).unwrap();
+        assert_eq!(
+            client.next_event(),
+            Some(Event::Data { kind: MessageKind::Text, data: b"still here".to_vec(), fin: true })
+        );
+        assert!(!stream.getattr("_request").unwrap().is_none());
     });
 }
