@@ -21,6 +21,7 @@ mod error;
 mod handler;
 mod http;
 mod listener;
+pub mod memory;
 mod router;
 mod shutdown;
 pub mod signals;

@@ -10,7 +10,7 @@
 //! different waker than last time (a mutex shard lock, uncontended in practice). It is not
 //! a signal handler: the binary maps SIGTERM/SIGINT to [`Shutdown::trigger`].
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Waker;
 
@@ -46,6 +46,8 @@ struct Signal {
     triggered: AtomicBool,
     /// Open server-side WebSockets (from the 101 until the connection ends).
     active: AtomicUsize,
+    /// WebSockets that have ended since the handle was made.
+    ended: AtomicU64,
     next_shard: AtomicUsize,
     shards: [Mutex<Slots>; SHARDS],
     /// Notified on trigger and when the last connection ends after it.
@@ -66,6 +68,7 @@ impl Shutdown {
             signal: Arc::new(Signal {
                 triggered: AtomicBool::new(false),
                 active: AtomicUsize::new(0),
+                ended: AtomicU64::new(0),
                 next_shard: AtomicUsize::new(0),
                 shards: std::array::from_fn(|_| Mutex::new(Slots::default())),
                 changed: Notify::new(),
@@ -98,6 +101,12 @@ impl Shutdown {
     /// counted).
     pub fn active_connections(&self) -> usize {
         self.signal.active.load(Ordering::SeqCst)
+    }
+
+    /// WebSockets of the servers using this handle that have ended so far (a count that
+    /// only grows): what [`crate::memory::release_after_connections_end`] watches.
+    pub fn ended_connections(&self) -> u64 {
+        self.signal.ended.load(Ordering::Relaxed)
     }
 
     /// Completes once the shutdown has been triggered.
@@ -196,6 +205,7 @@ impl Drop for Registration {
             slots.free.push(index as u32);
         }
         drop(slots);
+        self.signal.ended.fetch_add(1, Ordering::Relaxed);
         let before = self.signal.active.fetch_sub(1, Ordering::SeqCst);
         if before == 1 && self.signal.triggered.load(Ordering::SeqCst) {
             self.signal.changed.notify_waiters();
@@ -222,11 +232,13 @@ mod tests {
         let a_slot = a.slot;
         drop(a);
         assert_eq!(s.active_connections(), 1);
+        assert_eq!(s.ended_connections(), 1);
         // 31 more registrations come round to a's shard again and reuse its slot.
         let more: Vec<_> = (0..SHARDS).map(|_| s.register()).collect();
         assert!(more.iter().any(|r| r.slot == a_slot));
         drop((b, more));
         assert_eq!(s.active_connections(), 0);
+        assert_eq!(s.ended_connections(), 2 + SHARDS as u64);
     }
 
     #[tokio::test]

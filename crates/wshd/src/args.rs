@@ -177,6 +177,12 @@ pub struct Args {
     /// (default: off). Pings and pongs do not count. Logged at INFO.
     #[arg(long = "idle-timeout", visible_alias = "idle_timeout", value_parser = parse_positive_seconds)]
     pub idle_timeout: Option<f64>,
+    /// At most this often (seconds), once connections have ended, return the memory they
+    /// freed to the system: glibc keeps freed memory for reuse otherwise (default 10; 0:
+    /// never). Logged at DEBUG under wshd::memory.
+    #[arg(long = "memory-trim-interval", visible_alias = "memory_trim_interval",
+          default_value_t = 10.0, value_parser = parse_seconds)]
+    pub memory_trim_interval: f64,
     /// A reverse proxy whose Forwarded / X-Forwarded-For headers name the client (an
     /// address such as 127.0.0.1, or a network such as 10.0.0.0/8; repeat for several).
     /// Handlers, CGI's REMOTE_ADDR and the log then see the client's address. The headers

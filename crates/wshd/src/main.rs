@@ -139,6 +139,10 @@ async fn serve(
         let every = Duration::from_secs(args.thread_monitor_interval_in_sec.unsigned_abs());
         tokio::spawn(monitor(shutdown.clone(), every));
     }
+    if args.memory_trim_interval > 0.0 {
+        let every = Duration::from_secs_f64(args.memory_trim_interval);
+        tokio::spawn(wshd_server::memory::release_after_connections_end(shutdown.clone(), every));
+    }
     // --processes: the others share the port; a shutdown here is passed on to them. Our
     // "listening on" comes once they all listen, so whoever waits for it finds every
     // process accepting.

@@ -138,6 +138,10 @@ def _build_option_parser():
     p.add_argument('--idle-timeout', '--idle_timeout', dest='idle_timeout', type=float,
                    default=None, help='seconds without a message either way before the '
                    'connection is closed with 1001 (default: off)')
+    p.add_argument('--memory-trim-interval', '--memory_trim_interval',
+                   dest='memory_trim_interval', type=float, default=10.0,
+                   help='at most this often (seconds), once connections have ended, give '
+                   'the memory they freed back to the system (default 10; 0: never)')
     p.add_argument('--trusted-proxy', '--trusted_proxy', dest='trusted_proxies',
                    action='append', default=[], metavar='ADDR[/BITS]',
                    help='a reverse proxy whose Forwarded / X-Forwarded-For headers name '
@@ -291,6 +295,7 @@ class WebSocketServer(object):
             ping_timeout=getattr(options, 'ping_timeout', 20.0),
             send_timeout=getattr(options, 'send_timeout', 30.0),
             idle_timeout=getattr(options, 'idle_timeout', None),
+            memory_trim_interval=getattr(options, 'memory_trim_interval', 10.0),
             trusted_proxies=list(getattr(options, 'trusted_proxies', None) or []),
             allow_hybi00=bool(getattr(options, 'allow_hybi00', False)),
             **_tls_settings(options))

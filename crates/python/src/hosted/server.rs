@@ -17,7 +17,7 @@ use std::time::Duration;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use wshd_server::tls::{ClientAuth, TlsConfig, read_certificates};
-use wshd_server::{Config, HttpConfig, Server, Shutdown};
+use wshd_server::{Config, HttpConfig, Server, Shutdown, memory};
 
 use crate::{HandlerTree, LoadOptions};
 
@@ -106,6 +106,7 @@ impl HostedServer {
         reuse_port=false, shutdown_timeout=5.0, unsupported_frame_close_code=1002,
         strict_extra_headers=false, threads=None, ping_interval=None, ping_timeout=20.0,
         trusted_proxies=Vec::new(), allow_hybi00=false, send_timeout=30.0, idle_timeout=None,
+        memory_trim_interval=10.0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -137,6 +138,7 @@ impl HostedServer {
         allow_hybi00: bool,
         send_timeout: f64,
         idle_timeout: Option<f64>,
+        memory_trim_interval: f64,
     ) -> PyResult<Self> {
         let addrs = addresses
             .iter()
@@ -156,6 +158,7 @@ impl HostedServer {
         if let Some(idle) = idle_timeout {
             seconds("idle_timeout", idle, false)?;
         }
+        seconds("memory_trim_interval", memory_trim_interval, true)?;
         let trusted_proxies = trusted_proxies
             .iter()
             .map(|p| p.parse::<wshd_server::TrustedProxy>().map_err(PyValueError::new_err))
@@ -204,12 +207,17 @@ impl HostedServer {
         let router = tree.router(strict_extra_headers);
         let servers = py.detach(|| runtime.block_on(Server::bind_all(&addrs, router, config)));
         let servers = servers.map_err(|e| PyOSError::new_err(e.to_string()))?;
+        let shutdown = servers[0].shutdown_handle();
+        if memory_trim_interval > 0.0 {
+            let every = Duration::from_secs_f64(memory_trim_interval);
+            runtime.spawn(memory::release_after_connections_end(shutdown.clone(), every));
+        }
         let listening = servers
             .iter()
             .map(|s| Ok((s.as_fd().as_raw_fd(), s.local_addr()?)))
             .collect::<std::io::Result<Vec<_>>>()?;
         Ok(HostedServer {
-            shutdown: servers[0].shutdown_handle(),
+            shutdown,
             runtime: Mutex::new(Some(runtime)),
             servers: Mutex::new(Some(servers)),
             listening,
