@@ -117,6 +117,7 @@ fn main() -> std::io::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log_level))
         .with_writer(std::io::stderr)
         .init();
+    purge_freed_memory_in_the_background();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = args.threads {
         runtime.worker_threads(n);
@@ -132,4 +133,21 @@ fn main() -> std::io::Result<()> {
         println!("listening on {}", server.local_addr()?);
         server.run().await
     })
+}
+
+/// jemalloc gives the pages of freed memory back to the system (after `dirty_decay_ms`,
+/// 10 s by default) only when the arena that freed them is used again, so a server whose
+/// clients have left keeps what they used. A background thread of jemalloc's own purges
+/// them on time instead; one is enough for this server.
+fn purge_freed_memory_in_the_background() {
+    #[cfg(not(target_env = "msvc"))]
+    {
+        let set = tikv_jemalloc_ctl::max_background_threads::write(1)
+            .and_then(|()| tikv_jemalloc_ctl::background_thread::write(true));
+        if let Err(e) = set {
+            tracing::warn!(
+                "jemalloc's background purging is off ({e}): freed memory stays resident"
+            );
+        }
+    }
 }
