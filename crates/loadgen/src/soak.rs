@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::error::Error;
+use std::io::ErrorKind;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -75,6 +76,9 @@ pub struct SoakArgs {
 #[derive(Debug, Default, Clone)]
 struct Totals {
     sessions: u64,
+    /// Connection attempts refused (no server listening: a restart under way).
+    connect_refused: u64,
+    /// Connection attempts that failed otherwise (timeouts, refused handshakes).
     connect_failures: u64,
     sent: u64,
     echoed: u64,
@@ -254,6 +258,7 @@ pub async fn run(args: &SoakArgs) -> Result<(), Box<dyn Error>> {
 
 fn merge(into: &mut Totals, t: Totals) {
     into.sessions += t.sessions;
+    into.connect_refused += t.connect_refused;
     into.connect_failures += t.connect_failures;
     into.sent += t.sent;
     into.echoed += t.echoed;
@@ -286,6 +291,7 @@ fn summary_json(t: &Totals, connections: usize, secs: f64) -> String {
         "connections": connections,
         "seconds": secs,
         "sessions": t.sessions,
+        "connect_refused": t.connect_refused,
         "connect_failures": t.connect_failures,
         "messages_sent": t.sent,
         "messages_echoed": t.echoed,
@@ -324,8 +330,13 @@ async fn run_slot(args: &SoakArgs, slot: u32, deadline: Instant) -> Totals {
         };
         let mut ws = match connect_url(url, &config).await {
             Ok((ws, _)) => ws,
-            Err(_) => {
-                ledger.totals.connect_failures += 1;
+            Err(e) => {
+                match e {
+                    wshd_server::Error::Io(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                        ledger.totals.connect_refused += 1;
+                    }
+                    _ => ledger.totals.connect_failures += 1,
+                }
                 tokio::time::sleep(Duration::from_secs_f64(backoff * (0.5 + rng.unit()))).await;
                 backoff = (backoff * 2.0).min(2.0);
                 continue;
