@@ -1,6 +1,6 @@
 //! The `wshd` command line as a process: `--config` files, both option spellings and
 //! prefixes, usage errors, obsolete options, logging (levels, Python records, rotation,
-//! the connection monitor) and SIGTERM's graceful shutdown. Every server listens on
+//! the connection monitor, memory trims) and SIGTERM's graceful shutdown. Every server listens on
 //! 127.0.0.1:0.
 
 use std::net::SocketAddr;
@@ -202,6 +202,29 @@ fn the_monitor_logs_open_connections() {
     );
     let (_, _c) = open_ws(w.addr, "/echo");
     w.wait_for_stderr("[INFO] wshd::monitor: 1 open WebSocket connections");
+}
+
+/// `--memory-trim-interval` reaches the trimmer: once a connection has ended, freed memory
+/// is given back and the trim logged at DEBUG (glibc builds, where there is a trim).
+#[test]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn memory_is_given_back_once_a_connection_ends() {
+    let w = Wshd::spawn_capturing(
+        wshd().args(["-H", "127.0.0.1", "-p", "0", "-w"]).arg(examples()).args([
+            "--log-level",
+            "debug",
+            "--memory-trim-interval",
+            "0.2",
+        ]),
+    );
+    let (status, mut c) = open_ws(w.addr, "/echo");
+    assert_eq!(status, 101);
+    c.send(0x81, b"hi");
+    assert_eq!(c.frame(), (0x81, b"hi".to_vec()));
+    c.send(0x88, &1000u16.to_be_bytes());
+    assert_eq!(c.frame().0, 0x88);
+    drop(c);
+    w.wait_for_stderr("[DEBUG] wshd::memory: returned ");
 }
 
 #[test]
