@@ -4,6 +4,7 @@
 command."""
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -115,6 +116,28 @@ class ProcessHarnessTest(unittest.TestCase):
         client = wsclient.Client(port, '/echo')
         # No message either way: closed with 1001 going away.
         self.assertEqual(client.recv_frame(), (8, b'\x03\xe9'))
+
+    @unittest.skipUnless(sys.platform.startswith('linux') and
+                         platform.libc_ver()[0] == 'glibc', 'malloc_trim is glibc\'s')
+    def test_memory_trim_interval_option_reaches_the_server(self):
+        log = os.path.join(self.tree.root, 'trim.log')
+        port = self.start([sys.executable, '-m', 'pywebsocket3.standalone'] +
+                          self.args('--log-file', log, '--log-level', 'debug',
+                                    '--memory-trim-interval', '0.2'), 'trim')
+        client = wsclient.Client(port, '/echo')
+        client.send_text('hi')
+        self.assertEqual(client.recv_text(), 'hi')
+        client.send_close(1000)
+        client.recv_close()
+        client.close()
+        # Once a connection has ended, freed memory is given back and the trim logged.
+        deadline = time.time() + 10
+        text = ''
+        while 'returned' not in text and time.time() < deadline:
+            time.sleep(0.05)
+            with open(log) as f:
+                text = f.read()
+        self.assertRegex(text, r'\] \[DEBUG\] wshd\.memory: returned \d+ KiB of freed memory')
 
     def hybi00_handshake(self, port):
         """The HyBi 00 draft's worked example for /echo; returns all the server sent."""
