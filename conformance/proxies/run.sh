@@ -73,8 +73,13 @@ cargo test -q -p wshd --test proxies -- --ignored --test-threads 1 --nocapture >
 # One line per path (the quiet harness may put its progress dot in front of one).
 grep -oE '(proxy [A-Za-z]+|inside Apache \(mod_python\)) (wss?|[A-Za-z]+ MPM|RequestReadTimeout [^:]*): ok: .*|^test result.*' "$out" || true
 if [ "$status" != 0 ]; then
-  echo "---- cargo test output ----" >&2
-  grep -vE '(proxy [A-Za-z]+|inside Apache \(mod_python\)) (wss?|[A-Za-z]+ MPM|RequestReadTimeout [^:]*): ok' "$out" | tail -n 60 >&2
+  # What failed (each panic's message), then the end of the output without backtrace
+  # frames, which would otherwise push the message out of view.
+  echo "---- cargo test: panics ----" >&2
+  grep -A3 'panicked at' "$out" >&2 || true
+  echo "---- cargo test output (backtrace frames left out) ----" >&2
+  grep -vE '(proxy [A-Za-z]+|inside Apache \(mod_python\)) (wss?|[A-Za-z]+ MPM|RequestReadTimeout [^:]*): ok' "$out" |
+    grep -vE '^ +([0-9]+: |at )' | tail -n 40 >&2 || true
   rm -f "$out"
   die "proxy tests failed (again: cargo test -p wshd --test proxies -- --ignored --test-threads 1)"
 fi
