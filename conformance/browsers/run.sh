@@ -59,7 +59,8 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null || die "openssl could not make a certificate"
 
 # Starts wshd on the repository (examples/console.html, examples/handlers) with `$@`;
-# prints its origin once it listens.
+# sets `origin` once it listens. (Not called as `$(start ...)`: in that subshell the pid
+# would not reach `pids`, and the servers would outlive this script.)
 start() {
   local name="$1" scheme="$2"
   shift 2
@@ -73,10 +74,12 @@ start() {
     sleep 0.1
   done
   [ -n "$addr" ] || die "wshd ($name) did not start; see $OUT/$name.log"
-  echo "$scheme://$addr"
+  origin="$scheme://$addr"
 }
-http="$(start ws http)"
-https="$(start wss https -t -k "$work/key.pem" -c "$work/cert.pem")"
+start ws http
+http="$origin"
+start wss https -t -k "$work/key.pem" -c "$work/cert.pem"
+https="$origin"
 say "wshd at $http and $https"
 
 status=0
