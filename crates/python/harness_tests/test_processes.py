@@ -46,6 +46,16 @@ class ProcessHarnessTest(unittest.TestCase):
         return ['-H', '127.0.0.1', '-p', '0', '-d', self.tree.root,
                 '-w', self.tree.handlers] + list(extra)
 
+    def wait_for_log(self, log, marker, timeout=10):
+        """The log file's text once it contains ``marker``, or as it is after ``timeout``."""
+        deadline = time.time() + timeout
+        text = ''
+        while marker not in text and time.time() < deadline:
+            time.sleep(0.05)
+            with open(log) as f:
+                text = f.read()
+        return text
+
     def tls_args(self):
         return ['--tls', '--private-key', self.tree.key, '--certificate', self.tree.cert]
 
@@ -92,12 +102,7 @@ class ProcessHarnessTest(unittest.TestCase):
                           self.args('--log-file', log, '--log-level', 'info'), 'log')
         with self.assertRaises(wsclient.HandshakeRefused):
             wsclient.Client(port, '/no-such-handler')
-        deadline = time.time() + 10
-        text = ''
-        while 'no WebSocket handler' not in text and time.time() < deadline:
-            time.sleep(0.05)
-            with open(log) as f:
-                text = f.read()
+        text = self.wait_for_log(log, 'no WebSocket handler')
         self.assertRegex(text, r'\] \[WARNING\] wshd\.server\.accept: no WebSocket handler '
                                r'for this resource .*resource=/no-such-handler')
 
@@ -131,12 +136,7 @@ class ProcessHarnessTest(unittest.TestCase):
         client.recv_close()
         client.close()
         # Once a connection has ended, freed memory is given back and the trim logged.
-        deadline = time.time() + 10
-        text = ''
-        while 'returned' not in text and time.time() < deadline:
-            time.sleep(0.05)
-            with open(log) as f:
-                text = f.read()
+        text = self.wait_for_log(log, 'returned')
         self.assertRegex(text, r'\] \[DEBUG\] wshd\.memory: returned \d+ KiB of freed memory')
 
     def hybi00_handshake(self, port):
